@@ -1,0 +1,32 @@
+"""Frame-type handling: pandas and polars in, the same type out; pandas inside."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+
+def is_polars(df: Any) -> bool:
+    return type(df).__module__.split(".")[0] == "polars"
+
+
+def to_pandas(df: Any, *, name: str = "df") -> pd.DataFrame:
+    """Returns a pandas view of a pandas or polars frame, raising a clear error for anything else."""
+    if isinstance(df, pd.DataFrame):
+        return df
+    if is_polars(df):
+        return df.to_pandas()
+    raise TypeError(
+        f"`{name}` must be a pandas or polars DataFrame, got {type(df).__name__}. "
+        "Load your data with pandas.read_csv/read_parquet (or polars) first."
+    )
+
+
+def like(result: pd.DataFrame, template: Any) -> Any:
+    """Converts a pandas result back to the frame type of `template`."""
+    if is_polars(template):
+        import polars as pl
+
+        return pl.from_pandas(result)
+    return result
