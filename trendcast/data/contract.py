@@ -48,6 +48,7 @@ class ShopData:
         dynamic: one row per (id, period): covariates; may extend past the sales.
         reviews: one row per review: id, date, ``rating``, ``text``.
         columns: the names of the id, time and target columns.
+        report: changes made on request during validation (gap filling, clipping).
     """
 
     sales: pd.DataFrame
@@ -56,6 +57,7 @@ class ShopData:
     dynamic: pd.DataFrame | None = None
     reviews: pd.DataFrame | None = None
     columns: Columns = field(default_factory=Columns)
+    report: list[str] = field(default_factory=list)
 
 
 def quantile_column(alias: str, q: float) -> str:

@@ -1,0 +1,18 @@
+"""Forecasting models: plain objects with ``fit(arrays)`` and ``predict(h, quantiles)``."""
+
+from trendcast.models.base import Model, Prediction
+from trendcast.models.baselines import MovingAverage, Naive, SeasonalNaive
+from trendcast.models.classical import ADIDA, ETS, IMAPA, TSB, Croston
+
+__all__ = [
+    "ADIDA",
+    "ETS",
+    "IMAPA",
+    "TSB",
+    "Croston",
+    "Model",
+    "MovingAverage",
+    "Naive",
+    "Prediction",
+    "SeasonalNaive",
+]

@@ -1,0 +1,185 @@
+"""The pipeline object: validate, fit, forecast and backtest many series with a list of models."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Sequence
+from typing import Any
+
+from trendcast._frames import like
+from trendcast._progress import progress_bar
+from trendcast.data.arrays import SeriesArrays
+from trendcast.data.contract import ShopData
+from trendcast.data.validate import validate
+from trendcast.evaluation.backtest import Backtest, backtest
+from trendcast.models.base import Model, predictions_to_frame
+
+DEFAULT_QUANTILES = (0.1, 0.5, 0.9)
+
+
+def season_length(freq: str) -> int:
+    """Periods in the main seasonal cycle: a week of days, a year of weeks or of months."""
+    return {"D": 7, "MS": 12}.get(freq, 52)
+
+
+def default_models(freq: str) -> list[Model]:
+    """The baseline and classical line-up, set for the data's frequency."""
+    from trendcast.models.baselines import MovingAverage, Naive, SeasonalNaive
+    from trendcast.models.classical import ADIDA, ETS, IMAPA, TSB, Croston
+
+    m = season_length(freq)
+    # statsforecast's ETS allows seasons up to 24 periods; weekly data gets a non-seasonal ETS.
+    ets = ETS(season_length=m, model="ZNA") if m <= 24 else ETS(season_length=1, model="ZNN")
+    return [
+        Naive(),
+        SeasonalNaive(season_length=m),
+        MovingAverage(window={"D": 28, "MS": 6}.get(freq, 8)),
+        ets,
+        Croston(),
+        TSB(),
+        ADIDA(),
+        IMAPA(),
+    ]
+
+
+class Forecaster:
+    """Forecasts many series with several models at once.
+
+    Args:
+        models: model objects with unique aliases; None means `default_models` for the data.
+        freq: ``"D"``, ``"W-SUN"``-style or ``"MS"``; inferred from the data when omitted.
+        quantiles: quantile levels forecast next to the mean (each in (0, 1)).
+        id_col, time_col, target_col: column names of the long sales frame.
+        fill_gaps: fill missing periods with 0 (reported in ``data_.report``).
+        clip_negative: set negative targets to 0 (reported in ``data_.report``).
+        progress: show progress bars on long work.
+
+    Example:
+        >>> from trendcast import Forecaster, simulate_shop
+        >>> from trendcast.models import SeasonalNaive
+        >>> shop = simulate_shop(n_items=5, n_stores=1, n_periods=120, reviews=False)
+        >>> fc = Forecaster([SeasonalNaive()]).fit(shop.data.sales)
+        >>> fc.predict(14).columns.tolist()[:3]
+        ['unique_id', 'ds', 'SeasonalNaive']
+    """
+
+    def __init__(
+        self,
+        models: Sequence[Model] | None = None,
+        *,
+        freq: str | None = None,
+        quantiles: Sequence[float] = DEFAULT_QUANTILES,
+        id_col: str = "unique_id",
+        time_col: str = "ds",
+        target_col: str = "y",
+        fill_gaps: bool = False,
+        clip_negative: bool = False,
+        progress: bool = False,
+    ):
+        self.models = models
+        self.freq = freq
+        self.quantiles = quantiles
+        self.id_col, self.time_col, self.target_col = id_col, time_col, target_col
+        self.fill_gaps, self.clip_negative = fill_gaps, clip_negative
+        self.progress = progress
+
+    def fit(self, df: Any, *, static: Any = None, dynamic: Any = None) -> Forecaster:
+        """Validates ``df`` (pandas or polars, long format) and fits every model on it."""
+        self.data_ = self._prepare(df, static=static, dynamic=dynamic)
+        self.arrays_ = SeriesArrays.from_frame(self.data_.sales, self.data_.freq, self.data_.columns)
+        self.models_ = []
+        with progress_bar(len(self.templates_), "fit", enabled=self.progress) as advance:
+            for model in self.templates_:
+                self.models_.append(copy.deepcopy(model).fit(self.arrays_))
+                advance(model.alias)
+        return self
+
+    def predict(self, h: int, *, quantiles: Sequence[float] | None = None) -> Any:
+        """Forecasts ``h`` periods past each series' end; same frame type as the fitted input.
+
+        Returns:
+            Long frame: id, ds, one column per model alias, ``{alias}-q-{q}`` per quantile.
+        """
+        if not hasattr(self, "models_"):
+            raise RuntimeError("The Forecaster is not fitted yet: call fit(df) before predict(h).")
+        quantiles = self._check_quantiles(quantiles)
+        predictions = {m.alias: m.predict(h, quantiles) for m in self.models_}
+        frame = predictions_to_frame(self.arrays_, predictions, h, quantiles, self.data_.columns)
+        return like(frame, self._input)
+
+    def backtest(
+        self,
+        df: Any,
+        *,
+        h: int,
+        n_windows: int = 3,
+        step: int | None = None,
+        quantiles: Sequence[float] | None = None,
+        min_history: int | None = None,
+        static: Any = None,
+        dynamic: Any = None,
+    ) -> Any:
+        """Rolling-origin backtest; see `trendcast.evaluation.backtest.backtest`.
+
+        ``min_history`` defaults to two seasons. The full result (cutoffs, series left out per
+        window) is kept in ``backtest_``.
+
+        Returns:
+            Long frame: id, ds, ``cutoff``, target, one column per model (and quantiles).
+        """
+        data = self._prepare(df, static=static, dynamic=dynamic)
+        arrays = SeriesArrays.from_frame(data.sales, data.freq, data.columns)
+        self.backtest_: Backtest = backtest(
+            arrays,
+            self.templates_,
+            h=h,
+            n_windows=n_windows,
+            step=step,
+            quantiles=self._check_quantiles(quantiles),
+            min_history=2 * season_length(data.freq) if min_history is None else min_history,
+            columns=data.columns,
+            progress=self.progress,
+        )
+        return like(self.backtest_.forecasts, self._input)
+
+    def _prepare(self, df: Any, *, static: Any, dynamic: Any) -> ShopData:
+        data = validate(
+            df,
+            static=static,
+            dynamic=dynamic,
+            id_col=self.id_col,
+            time_col=self.time_col,
+            target_col=self.target_col,
+            freq=self.freq,
+            fill_gaps=self.fill_gaps,
+            clip_negative=self.clip_negative,
+        )
+        models = default_models(data.freq) if self.models is None else list(self.models)
+        _check_models(models)
+        self.templates_, self._input = models, df
+        return data
+
+    def _check_quantiles(self, quantiles: Sequence[float] | None) -> tuple[float, ...]:
+        quantiles = tuple(self.quantiles if quantiles is None else quantiles)
+        bad = [q for q in quantiles if not 0 < q < 1]
+        if bad:
+            raise ValueError(f"quantiles must lie strictly between 0 and 1, got {bad}.")
+        return tuple(sorted(set(quantiles)))
+
+
+def _check_models(models: list[Model]) -> None:
+    if not models:
+        raise ValueError("no models given: pass a list such as [SeasonalNaive(), ETS()].")
+    for model in models:
+        if not isinstance(model, Model):
+            raise TypeError(
+                f"{model!r} is not a trendcast model; wrap it in a trendcast.models.base.Model "
+                "subclass with fit(arrays) and predict(h, quantiles)."
+            )
+    aliases = [m.alias for m in models]
+    repeated = sorted({a for a in aliases if aliases.count(a) > 1})
+    if repeated:
+        raise ValueError(
+            f"model aliases must be unique, {repeated} repeat: give each its own, e.g. "
+            "MovingAverage(window=7, alias='MA7')."
+        )

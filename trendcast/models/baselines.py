@@ -1,0 +1,90 @@
+"""Benchmark methods computed on grouped arrays for all series at once.
+
+Intervals follow the normal approximations of Hyndman & Athanasopoulos, *Forecasting: Principles
+and Practice* (3rd ed., section 5.5), with sigma from each series' own residuals; the quantiles
+are clipped at zero because demand is never negative.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from trendcast.data.arrays import SeriesArrays
+from trendcast.models.base import Model, Prediction, normal_quantiles
+
+
+def _residual_sigma(data: SeriesArrays, lag: int) -> np.ndarray:
+    """Per-series standard deviation of ``y_t - y_{t-lag}`` (0 where fewer than two values)."""
+    lengths = data.lengths
+    sigma = np.zeros(data.n_series)
+    position = np.arange(len(data.values)) - np.repeat(data.indptr[:-1], lengths)
+    has_lag = position >= lag
+    diffs = data.values[has_lag] - data.values[np.flatnonzero(has_lag) - lag]
+    owner = np.repeat(np.arange(data.n_series), lengths)[has_lag]
+    counts = np.bincount(owner, minlength=data.n_series)
+    sums = np.bincount(owner, weights=diffs**2, minlength=data.n_series)
+    enough = counts > 0
+    sigma[enough] = np.sqrt(sums[enough] / counts[enough])
+    return sigma
+
+
+class Naive(Model):
+    """The last observed value, repeated; sigma_h = sigma * sqrt(h)."""
+
+    alias = "Naive"
+
+    def __init__(self, *, alias: str = "Naive"):
+        self.alias = alias
+
+    def _fit(self, data: SeriesArrays) -> None:
+        self.last_ = data.last_values(1)[:, 0]
+        self.sigma_ = _residual_sigma(data, 1)
+
+    def _predict(self, h: int, quantiles: tuple[float, ...]) -> Prediction:
+        mean = np.repeat(self.last_[:, None], h, axis=1)
+        sigma = self.sigma_[:, None] * np.sqrt(np.arange(1, h + 1))
+        return Prediction(mean, normal_quantiles(mean, sigma, quantiles) if quantiles else None)
+
+
+class SeasonalNaive(Model):
+    """The value one season earlier; sigma_h = sigma * sqrt(floor((h - 1) / m) + 1).
+
+    A series shorter than one season has no seasonal history: it gets its last value, as
+    `Naive` would give.
+    """
+
+    def __init__(self, *, season_length: int = 7, alias: str = "SeasonalNaive"):
+        self.season_length = season_length
+        self.alias = alias
+
+    def _fit(self, data: SeriesArrays) -> None:
+        season = data.last_values(self.season_length)
+        last = data.last_values(1)
+        self.season_ = np.where(np.isnan(season), last, season)
+        self.sigma_ = _residual_sigma(data, self.season_length)
+
+    def _predict(self, h: int, quantiles: tuple[float, ...]) -> Prediction:
+        m = self.season_length
+        mean = self.season_[:, np.arange(h) % m]
+        sigma = self.sigma_[:, None] * np.sqrt(np.arange(h) // m + 1)
+        return Prediction(mean, normal_quantiles(mean, sigma, quantiles) if quantiles else None)
+
+
+class MovingAverage(Model):
+    """The mean of the last ``window`` values; sigma_h = sd(window) * sqrt(1 + 1 / window)."""
+
+    def __init__(self, *, window: int = 28, alias: str = "MovingAverage"):
+        self.window = window
+        self.alias = alias
+
+    def _fit(self, data: SeriesArrays) -> None:
+        recent = data.last_values(self.window)
+        self.level_ = np.nanmean(recent, axis=1)
+        count = np.sum(~np.isnan(recent), axis=1)
+        spread = np.nanstd(recent, axis=1, ddof=0)
+        self.sigma_ = spread * np.sqrt(1 + 1 / count)
+
+    def _predict(self, h: int, quantiles: tuple[float, ...]) -> Prediction:
+        mean = np.repeat(self.level_[:, None], h, axis=1)
+        sigma = np.repeat(self.sigma_[:, None], h, axis=1)
+        return Prediction(mean, normal_quantiles(mean, sigma, quantiles) if quantiles else None)
