@@ -42,6 +42,28 @@ def default_models(freq: str) -> list[Model]:
     ]
 
 
+def models_by_name(names: Sequence[str], freq: str) -> list[Model]:
+    """Models from short names (as the CLI takes them), set for the data's frequency."""
+    line_up = {_NAMES[type(m).__name__]: m for m in default_models(freq)}
+    unknown = [n for n in names if n not in line_up]
+    if unknown:
+        raise ValueError(f"unknown model(s) {unknown}; choose from {sorted(line_up)}.")
+    return [line_up[n] for n in names]
+
+
+_NAMES = {
+    "Naive": "naive",
+    "SeasonalNaive": "seasonal_naive",
+    "MovingAverage": "moving_average",
+    "ETS": "ets",
+    "Croston": "croston",
+    "TSB": "tsb",
+    "ADIDA": "adida",
+    "IMAPA": "imapa",
+}
+MODEL_NAMES = tuple(_NAMES.values())
+
+
 class Forecaster:
     """Forecasts many series with several models at once.
 

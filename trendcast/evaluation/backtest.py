@@ -27,11 +27,15 @@ class Backtest:
     Attributes:
         forecasts: long frame: id, ds, ``cutoff``, target, one column per model (and quantiles).
         cutoffs: the forecast origins, oldest first.
+        models: the model aliases, one forecast column each.
+        quantiles: the quantile levels forecast.
         excluded: per cutoff, the number of series left out for too short a history.
     """
 
     forecasts: pd.DataFrame
     cutoffs: list[pd.Timestamp]
+    models: list[str]
+    quantiles: tuple[float, ...] = ()
     excluded: dict[pd.Timestamp, int] = field(default_factory=dict)
 
 
@@ -108,4 +112,53 @@ def backtest(
             "use fewer windows, a shorter horizon or a smaller min_history."
         )
     forecasts = pd.concat(frames, ignore_index=True)
-    return Backtest(forecasts=forecasts, cutoffs=cutoffs, excluded=excluded)
+    return Backtest(
+        forecasts=forecasts,
+        cutoffs=cutoffs,
+        models=[m.alias for m in models],
+        quantiles=tuple(quantiles),
+        excluded=excluded,
+    )
+
+
+def score_backtest(
+    result: Backtest,
+    history: pd.DataFrame,
+    *,
+    seasonality: int = 1,
+    columns: Columns = Columns(),
+) -> pd.DataFrame:
+    """Summary scores of a backtest, one row per model (lower is better, except coverage).
+
+    WAPE is pooled over all series and windows; MAE, RMSE, bias and MASE are means over series.
+    MASE scales by each series' history before the first cutoff, so no window sees its future.
+    With quantiles, adds the mean pinball loss and the coverage of the outermost interval.
+    """
+    from trendcast.evaluation import metrics
+
+    df, models, quantiles = result.forecasts, result.models, result.quantiles
+    keywords = {"id_col": columns.id_col, "target_col": columns.target_col}
+    train = history[history[columns.time_col] <= result.cutoffs[0]]
+    scored = df[df[columns.id_col].isin(train[columns.id_col].unique())]
+    table = {
+        "WAPE": metrics.wape(df, list(models), pooled=True, **keywords).iloc[0],
+        "MASE": metrics.mase(
+            scored, list(models), seasonality=seasonality, train_df=train,
+            time_col=columns.time_col, **keywords,
+        ).mean(numeric_only=True),
+        "MAE": metrics.mae(df, list(models), **keywords).mean(numeric_only=True),
+        "RMSE": metrics.rmse(df, list(models), **keywords).mean(numeric_only=True),
+        "bias": metrics.bias(df, list(models), **keywords).mean(numeric_only=True),
+    }
+    if quantiles:
+        table["pinball"] = metrics.pinball_loss(
+            df, list(models), quantiles=list(quantiles), **keywords
+        ).mean(numeric_only=True)
+        lo, hi = min(quantiles), max(quantiles)
+        if lo < 0.5 < hi:
+            table[f"coverage {hi - lo:.0%}"] = metrics.coverage(
+                df, list(models), interval=(lo, hi), **keywords
+            ).mean(numeric_only=True)
+    scores = pd.DataFrame({name: pd.Series(values)[list(models)] for name, values in table.items()})
+    scores.index.name = "model"
+    return scores.astype(float)

@@ -1,0 +1,188 @@
+import numpy as np
+import pandas as pd
+import polars as pl
+import pytest
+
+from trendcast.data.validate import DataValidationError, validate
+
+
+def frame(**overrides):
+    base = {
+        "unique_id": ["a", "a", "a", "b", "b", "b"],
+        "ds": ["2024-01-01", "2024-01-02", "2024-01-03"] * 2,
+        "y": [1.0, 0.0, 2.0, 3.0, 4.0, 5.0],
+    }
+    base.update(overrides)
+    return pd.DataFrame(base)
+
+
+def error_of(df, **kwargs) -> DataValidationError:
+    with pytest.raises(DataValidationError) as info:
+        validate(df, **kwargs)
+    return info.value
+
+
+def test_valid_frame_is_parsed_sorted_and_unchanged():
+    df = frame().iloc[::-1]
+    data = validate(df)
+    assert data.freq == "D"
+    assert data.report == []
+    assert data.sales["ds"].dtype == "datetime64[ns]"
+    assert data.sales["unique_id"].tolist() == ["a"] * 3 + ["b"] * 3
+    assert data.sales["y"].tolist() == [1.0, 0.0, 2.0, 3.0, 4.0, 5.0]
+    assert df["ds"].dtype == object  # the caller's frame is not modified
+
+
+def test_misspelt_column_suggests_the_right_name():
+    error = error_of(frame().rename(columns={"y": "sales"}))
+    assert error.column == "y"
+    assert "did you mean 'sales'" in str(error)
+    assert "target_col='sales'" in str(error)
+    error = error_of(frame().rename(columns={"unique_id": "uniqe_id"}))
+    assert "did you mean 'uniqe_id'" in str(error)
+
+
+def test_renamed_columns_are_accepted():
+    df = frame().rename(columns={"unique_id": "sku", "ds": "date", "y": "units"})
+    data = validate(df, id_col="sku", time_col="date", target_col="units")
+    assert data.columns.target_col == "units"
+    assert len(data.sales) == 6
+
+
+def test_unparsable_dates_are_shown():
+    error = error_of(frame(ds=["2024-01-01", "2024-01-02", "not a date"] * 2))
+    assert error.column == "ds"
+    assert "not a date" in str(error)
+    assert len(error.rows) == 2
+
+
+def test_numeric_dates_are_rejected_with_a_hint():
+    assert "epoch" in str(error_of(frame(ds=[1, 2, 3] * 2)))
+
+
+def test_timezone_aware_dates_are_rejected():
+    ds = pd.date_range("2024-01-01", periods=3, tz="UTC").tolist() * 2
+    assert "tz_localize" in str(error_of(frame(ds=ds)))
+
+
+def test_non_numeric_target_is_shown():
+    error = error_of(frame(y=["1", "2", "1,200", "3", "x", "5"]))
+    assert error.column == "y"
+    assert len(error.rows) == 2
+    assert "1,200" in str(error)
+
+
+def test_missing_target_is_an_error():
+    error = error_of(frame(y=[1.0, np.nan, 2.0, 3.0, 4.0, 5.0]))
+    assert "missing" in error.problem
+
+
+def test_negative_target_is_rejected_unless_clipping_is_asked():
+    df = frame(y=[1.0, -2.0, 2.0, 3.0, 4.0, 5.0])
+    error = error_of(df)
+    assert "negative" in error.problem and "clip_negative=True" in error.fix
+    data = validate(df, clip_negative=True)
+    assert data.sales["y"].min() == 0
+    assert data.report == ["clipped 1 negative values of 'y' to 0"]
+
+
+def test_duplicates_are_shown_with_the_fix():
+    df = pd.concat([frame(), frame().iloc[[1]]])
+    error = error_of(df)
+    assert len(error.rows) == 2
+    assert "groupby" in error.fix
+
+
+def test_gaps_are_errors_unless_filling_is_asked():
+    df = frame().drop(index=[1])
+    error = error_of(df)
+    assert "fill_gaps=True" in error.fix
+    data = validate(df, fill_gaps=True)
+    assert len(data.sales) == 6
+    filled = data.sales[(data.sales.unique_id == "a") & (data.sales.ds == "2024-01-02")]
+    assert filled["y"].tolist() == [0.0]
+    assert data.report == ["filled 1 missing periods in 1 series with y=0"]
+
+
+def test_weekly_and_monthly_frequencies_are_inferred():
+    weekly = frame(ds=list(pd.date_range("2024-01-07", periods=3, freq="W-SUN")) * 2)
+    assert validate(weekly).freq == "W-SUN"
+    monthly = frame(ds=list(pd.date_range("2024-01-01", periods=3, freq="MS")) * 2)
+    assert validate(monthly).freq == "MS"
+
+
+def test_mixed_frequencies_are_rejected():
+    daily = frame()
+    weekly = frame(ds=[str(d.date()) for d in pd.date_range("2024-01-07", periods=3, freq="W-SUN")] * 2)
+    weekly["unique_id"] = weekly["unique_id"] + "_weekly"
+    error = error_of(pd.concat([daily, weekly]))
+    assert "mixed frequencies" in error.problem
+
+
+def test_dates_off_a_given_grid_are_rejected():
+    error = error_of(frame(), freq="W-SUN")
+    assert "not on the 'W-SUN' grid" in error.problem
+
+
+def test_time_of_day_is_rejected():
+    df = frame(ds=["2024-01-01 10:00", "2024-01-02", "2024-01-03"] * 2)
+    assert "time of day" in error_of(df).problem
+
+
+def test_empty_input_and_wrong_types():
+    assert "no rows" in error_of(frame().iloc[:0]).problem
+    with pytest.raises(TypeError, match="pandas or polars"):
+        validate([1, 2, 3])
+
+
+def test_absurd_dates_are_rejected():
+    df = frame(ds=["1700-01-01", "1700-01-02", "1700-01-03"] * 2)
+    assert "1900-2200" in error_of(df).problem
+
+
+def test_missing_ids_are_rejected():
+    assert "no series id" in error_of(frame(unique_id=["a", "a", None, "b", "b", "b"])).problem
+
+
+def test_side_frames_with_unknown_ids_are_rejected():
+    static = pd.DataFrame({"unique_id": ["a", "b", "zzz"], "title": ["x", "y", "z"]})
+    error = error_of(frame(), static=static)
+    assert error.frame == "static" and "zzz" in str(error)
+    dynamic = pd.DataFrame({"unique_id": ["a", "q"], "ds": ["2024-01-01"] * 2, "price": [1, 2]})
+    assert error_of(frame(), dynamic=dynamic).frame == "dynamic"
+    reviews = pd.DataFrame(
+        {"unique_id": ["q"], "ds": ["2024-01-01"], "rating": [5], "text": ["great"]}
+    )
+    assert error_of(frame(), reviews=reviews).frame == "reviews"
+
+
+def test_side_frames_are_validated_and_kept():
+    static = pd.DataFrame({"unique_id": ["a", "b"], "title": ["red mug", "wool scarf"]})
+    dynamic = pd.DataFrame(
+        {
+            "unique_id": ["a"] * 4,
+            "ds": pd.date_range("2024-01-01", periods=4),  # one future row: a known price plan
+            "price": [1.0, 1.0, 0.8, 0.8],
+        }
+    )
+    reviews = pd.DataFrame({"unique_id": ["b"], "ds": ["2024-01-02"], "rating": ["4"], "text": ["ok"]})
+    data = validate(frame(), static=static, dynamic=dynamic, reviews=reviews)
+    assert len(data.static) == 2 and len(data.dynamic) == 4
+    assert data.reviews["rating"].tolist() == [4.0]
+
+
+def test_duplicate_static_rows_are_rejected():
+    static = pd.DataFrame({"unique_id": ["a", "a", "b"], "title": ["x", "y", "z"]})
+    assert "more than one row" in error_of(frame(), static=static).problem
+
+
+def test_polars_input_is_accepted():
+    data = validate(pl.from_pandas(frame()))
+    assert len(data.sales) == 6
+
+
+def test_error_message_names_column_rows_and_fix():
+    message = str(error_of(frame(y=[1.0, -2.0, 2.0, 3.0, 4.0, 5.0])))
+    assert message.startswith("sales: column 'y':")
+    assert "2024-01-02" in message and "-2.0" in message
+    assert "\nFix: " in message

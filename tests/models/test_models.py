@@ -1,0 +1,100 @@
+"""Every model passes the same checks; baselines beat naive where the data's structure says so."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tests.conftest import make_series
+from trendcast.data.arrays import SeriesArrays
+from trendcast.data.validate import validate
+from trendcast.models import ADIDA, ETS, IMAPA, TSB, Croston, MovingAverage, Naive, SeasonalNaive
+
+ALL_MODELS = [Naive(), SeasonalNaive(), MovingAverage(), ETS(), Croston(), TSB(), ADIDA(), IMAPA()]
+QUANTILES = (0.05, 0.1, 0.5, 0.9, 0.95)
+
+
+def arrays(df: pd.DataFrame) -> SeriesArrays:
+    data = validate(df)
+    return SeriesArrays.from_frame(data.sales, data.freq)
+
+
+@pytest.fixture(scope="module")
+def train_test():
+    df = make_series(n_series=12, n_periods=224, amplitude=10.0, level=20.0, seed=3)
+    train = df.groupby("unique_id").head(196)
+    test = df.groupby("unique_id").tail(28)
+    return arrays(train), test["y"].to_numpy().reshape(12, 28)
+
+
+@pytest.mark.parametrize("model", ALL_MODELS, ids=lambda m: m.alias)
+def test_model_contract(model, train_test):
+    train, _ = train_test
+    with pytest.raises(RuntimeError, match="not fitted"):
+        type(model)().predict(3)
+    assert model.fit(train) is model
+    prediction = model.predict(28, QUANTILES)
+    assert prediction.mean.shape == (12, 28)
+    assert prediction.quantiles.shape == (12, 28, len(QUANTILES))
+    assert np.all(prediction.mean >= 0) and np.all(prediction.quantiles >= 0)
+    assert np.all(np.diff(prediction.quantiles, axis=-1) >= 0), "quantiles cross"
+    assert np.isfinite(prediction.quantiles).all()
+    again = type(model)(**{k: v for k, v in vars(model).items() if not k.endswith("_")})
+    np.testing.assert_allclose(again.fit(train).predict(28).mean, prediction.mean)
+
+
+@pytest.mark.parametrize("model", [SeasonalNaive(), ETS()], ids=lambda m: m.alias)
+def test_seasonal_models_beat_naive_on_seasonal_data(model, train_test):
+    train, test = train_test
+    naive_error = np.abs(Naive().fit(train).predict(28).mean - test).mean()
+    error = np.abs(model.fit(train).predict(28).mean - test).mean()
+    assert error < 0.85 * naive_error
+
+
+def test_moving_average_beats_naive_on_noisy_level():
+    df = make_series(n_series=30, n_periods=150, amplitude=0.0, level=5.0, seed=1)
+    train = arrays(df.groupby("unique_id").head(122))
+    test = df.groupby("unique_id").tail(28)["y"].to_numpy().reshape(30, 28)
+    naive_error = np.abs(Naive().fit(train).predict(28).mean - test).mean()
+    ma_error = np.abs(MovingAverage().fit(train).predict(28).mean - test).mean()
+    assert ma_error < 0.8 * naive_error
+
+
+def test_intermittent_methods_beat_naive_on_intermittent_data():
+    rng = np.random.default_rng(7)
+    n, t = 40, 300
+    occurs = rng.random((n, t)) < 0.15
+    y = np.where(occurs, rng.poisson(4, (n, t)) + 1, 0).astype(float)
+    df = pd.DataFrame({"unique_id": np.repeat(np.arange(n), t),
+                       "ds": np.tile(pd.date_range("2023-01-01", periods=t), n), "y": y.ravel()})
+    train = arrays(df.groupby("unique_id").head(t - 28))
+    test = y[:, -28:]
+    naive_error = np.abs(Naive().fit(train).predict(28).mean - test).mean()
+    for model in (Croston(), TSB(), ADIDA(), IMAPA()):
+        error = np.abs(model.fit(train).predict(28).mean - test).mean()
+        assert error < 0.8 * naive_error, model.alias
+
+
+def test_normal_intervals_are_calibrated_on_gaussian_noise():
+    rng = np.random.default_rng(11)
+    n, t = 400, 129
+    y = 50 + rng.normal(0, 5, (n, t))
+    df = pd.DataFrame({"unique_id": np.repeat(np.arange(n), t),
+                       "ds": np.tile(pd.date_range("2023-01-01", periods=t), n), "y": y.ravel()})
+    train = arrays(df.groupby("unique_id").head(t - 1))
+    prediction = MovingAverage(window=128).fit(train).predict(1, (0.1, 0.9))
+    inside = (y[:, -1] >= prediction.quantiles[:, 0, 0]) & (y[:, -1] <= prediction.quantiles[:, 0, 1])
+    assert 0.74 < inside.mean() < 0.86
+
+
+def test_seasonal_naive_repeats_the_last_season():
+    df = make_series(n_series=2, n_periods=21, seed=0)
+    train = arrays(df)
+    mean = SeasonalNaive(season_length=7).fit(train).predict(10).mean
+    last_week = df["y"].to_numpy().reshape(2, 21)[:, -7:]
+    np.testing.assert_array_equal(mean[:, :7], last_week)
+    np.testing.assert_array_equal(mean[:, 7:], last_week[:, :3])
+
+
+def test_horizon_must_be_positive(train_test):
+    with pytest.raises(ValueError, match="positive"):
+        Naive().fit(train_test[0]).predict(0)

@@ -1,0 +1,59 @@
+"""Reading and writing frames and files; every write goes to a temporary file, then a rename."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+import pandas as pd
+
+from trendcast.data.validate import DataValidationError
+
+_READERS = {".csv": pd.read_csv, ".parquet": pd.read_parquet, ".pq": pd.read_parquet}
+
+
+def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:
+    """Calls ``write(tmp)`` on a temporary file beside ``path``, then renames it to ``path``.
+
+    A failure (or crash) before the rename leaves any previous file at ``path`` untouched.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        write(Path(tmp))
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+    return path
+
+
+def read_frame(path: str | Path) -> pd.DataFrame:
+    """Reads a CSV or Parquet file, with an error that says what went wrong."""
+    path = Path(path)
+    reader = _READERS.get(path.suffix.lower())
+    if reader is None:
+        raise DataValidationError(
+            f"cannot read '{path.suffix}' files.",
+            frame=str(path),
+            fix="give a .csv or .parquet file.",
+        )
+    if not path.exists():
+        raise DataValidationError(
+            "file not found.", frame=str(path), fix="check the path (relative to the current folder)."
+        )
+    return reader(path)
+
+
+def write_frame(df: pd.DataFrame, path: str | Path) -> Path:
+    """Writes ``df`` as CSV or Parquet (by the suffix of ``path``), atomically."""
+    suffix = Path(path).suffix.lower()
+    if suffix == ".csv":
+        return atomic_write(path, lambda tmp: df.to_csv(tmp, index=False))
+    if suffix in (".parquet", ".pq"):
+        return atomic_write(path, lambda tmp: df.to_parquet(tmp, index=False))
+    raise ValueError(f"cannot write '{suffix}' files: name the output .csv or .parquet.")
