@@ -60,14 +60,14 @@ def _prepare(
         "pass the model aliases as `models`; quantile forecasts must be named like "
         f"{quantile_column('ETS', 0.9)!r} and intervals like 'ETS-lo-80'",
     )
-    for col in [target_col, *columns]:
+    for col in [id_col, target_col, *columns]:
         missing = data[col].isna()
         if missing.any():
             series = list(pd.unique(data.loc[missing, id_col])[:3])
             raise ValueError(
-                f"`df` column {col!r} has {int(missing.sum())} missing value(s) (series "
-                f"{series}...). Every row needs actuals and forecasts: drop or fill those rows "
-                f"first, e.g. df.dropna(subset=[{col!r}])."
+                f"`df` column {col!r} has {int(missing.sum())} missing value(s) (e.g. series "
+                f"{series}). Every row needs an id, actuals and forecasts: drop or fill those "
+                f"rows first, e.g. df.dropna(subset=[{col!r}])."
             )
     return data
 
@@ -143,24 +143,44 @@ def _scale(
         "train_df",
         "pass `id_col`/`time_col`/`target_col` naming its columns",
     )
-    absent = ids.difference(pd.Index(train[id_col].unique()))
+    codes, uniques = pd.factorize(train[id_col])
+    if train[target_col].isna().any() or np.any(codes < 0):
+        raise ValueError(
+            f"`train_df` has missing values in {id_col!r} or {target_col!r}; fill or drop them "
+            "before evaluating."
+        )
+    time, y = train[time_col].to_numpy(), train[target_col].to_numpy(float)
+    same = codes[1:] == codes[:-1]
+    if np.any(codes[1:] < codes[:-1]) or np.any(same & (time[1:] < time[:-1])):
+        order = np.lexsort((time, codes))
+        codes, time, y = codes[order], time[order], y[order]
+        same = codes[1:] == codes[:-1]
+    if np.any(same & (time[1:] == time[:-1])):
+        raise ValueError(
+            f"`train_df` has repeated ({id_col!r}, {time_col!r}) pairs; keep one row per series "
+            "and period."
+        )
+    absent = ids.difference(pd.Index(uniques))
     if len(absent):
         raise ValueError(
             f"`train_df` has no history for {len(absent)} series of `df` (e.g. "
             f"{list(absent[:3])}); pass the training data of every evaluated series."
         )
-    if train[target_col].isna().any():
-        raise ValueError(
-            f"`train_df` column {target_col!r} has missing values; fill or drop them "
-            "before evaluating."
-        )
-    train = train.sort_values([id_col, time_col])
-    y, series = train[target_col].astype(float), train[id_col]
+    lag = int(seasonality)
+    valid = codes[lag:] == codes[:-lag]
     if from_first_nonzero:
-        started = y.ne(0).groupby(series, sort=False).cumsum() > 0
-        y, series = y[started], series[started]
-    diffs = (y - y.groupby(series, sort=False).shift(int(seasonality))).abs() ** power
-    scale = diffs.groupby(series, sort=True, observed=True).mean()
+        sales_so_far = np.cumsum(y != 0)
+        starts = np.flatnonzero(np.r_[True, ~same])
+        before_series = np.repeat(
+            sales_so_far[starts] - (y[starts] != 0), np.diff(np.r_[starts, len(y)])
+        )
+        started = sales_so_far > before_series  # at or after the series' first sale
+        valid &= started[:-lag]  # the lagged value must lie in the counted history
+    diffs = np.abs(y[lag:] - y[:-lag])[valid] ** power
+    counts = np.bincount(codes[lag:][valid], minlength=len(uniques))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        means = np.bincount(codes[lag:][valid], weights=diffs, minlength=len(uniques)) / counts
+    scale = pd.Series(means, index=uniques)
     return scale.reindex(ids).replace(0, np.nan)
 
 
@@ -214,7 +234,7 @@ def _weighted_sum(scores: pd.DataFrame, weights: Frame, id_col: str, metric: str
             stacklevel=3,
         )
         scores, w = scores[~undefined], w[~undefined] / w[~undefined].sum()
-    total = scores.mul(w, axis=0).sum().to_frame(ALL).T
+    total = scores.mul(w, axis=0).sum(min_count=1).to_frame(ALL).T  # NaN if none is defined
     total.index.name = id_col
     return total
 
@@ -674,6 +694,7 @@ def evaluate(
 
     Example:
         >>> import pandas as pd
+        >>> from trendcast.evaluation.metrics import bias, evaluate, mae
         >>> df = pd.DataFrame({
         ...     "unique_id": ["a", "a", "b", "b"], "ds": [1, 2, 1, 2],
         ...     "y": [1.0, 3.0, 2.0, 2.0], "Naive": [2.0, 2.0, 2.0, 4.0],
