@@ -94,7 +94,7 @@ def _statsforecast(model: str, train: pd.DataFrame):
 
     from trendcast.data.contract import quantile_column
 
-    intervals = ConformalIntervals(h=HORIZON, n_windows=2)
+    intervals = ConformalIntervals(h=HORIZON, n_windows=10)  # as trendcast's default
     built = {
         "Naive": lambda: sf.Naive(),
         "SeasonalNaive": lambda: sf.SeasonalNaive(season_length=7),
