@@ -60,7 +60,7 @@ def load(data_dir: Path):
 
     shop = from_m5_long(pd.read_parquet(data_dir / "tiny_m5_280series.parquet"))
     sales = shop.sales.assign(y=shop.sales["y"].astype(float))
-    prices = shop.dynamic[["unique_id", "ds", "sell_price"]].rename(columns={"sell_price": "price"})
+    prices = shop.dynamic[["unique_id", "ds", "price"]]
     train = sales[sales["ds"] < TEST_START]
     test = sales[sales["ds"] >= TEST_START]
     return train, test, prices

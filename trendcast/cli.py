@@ -337,7 +337,7 @@ def _print_scores(scores, best: str) -> None:
     from rich.table import Table
 
     table = Table(title="Backtest scores (lower is better; coverage should match its level)")
-    table.add_column("model")
+    table.add_column("model", no_wrap=True)
     for column in scores.columns:
         table.add_column(str(column), justify="right")
     for model, row in scores.iterrows():
@@ -349,7 +349,9 @@ def _print_scores(scores, best: str) -> None:
 def _console():
     from rich.console import Console
 
-    return Console()
+    console = Console()
+    # Pipes and CI logs report 80 columns; score tables need more to stay readable.
+    return console if console.is_terminal else Console(width=120)
 
 
 if __name__ == "__main__":

@@ -109,12 +109,12 @@ def _trim_leading(
     if how == "none":
         return sales, static, dynamic
     if how == "unpriced":
-        if "sell_price" not in dynamic.columns:
+        if "price" not in dynamic.columns:
             raise ValueError(
                 "trim_leading='unpriced' needs sell prices; pass `prices` (or a `sell_price` "
                 "column) or use trim_leading='none'."
             )
-        cond = dynamic["sell_price"].notna().to_numpy()
+        cond = dynamic["price"].notna().to_numpy()
         what = "never has a sell price"
     else:
         y = sales[_Y].to_numpy()
@@ -166,13 +166,13 @@ def from_m5(
     """Turns the M5 competition files (wide daily sales, calendar, sell prices) into the contract.
 
     Series are item x store, ``unique_id = f"{item_id}_{store_id}"``, one row per day from
-    ``start_day`` to ``end_day``. The dynamic frame holds, per series and day, ``sell_price``
-    (the store's weekly price joined through ``wm_yr_wk``), the calendar's
+    ``start_day`` to ``end_day``. The dynamic frame holds, per series and day, ``price`` (the
+    store's weekly M5 ``sell_price`` joined through ``wm_yr_wk``), the calendar's
     ``event_name_1/event_type_1/event_name_2/event_type_2`` (categoricals, missing = no event)
     and ``snap``, the SNAP flag of the series' own state (``snap_CA`` for CA stores, ...).
 
     M5 convention on prices: an item has no price row before the week it goes on sale, so
-    ``sell_price`` is NaN there and the zeros sold on those days mean "not yet on sale" rather
+    ``price`` is NaN there and the zeros sold on those days mean "not yet on sale" rather
     than "no demand". ``trim_leading`` makes the choice explicit:
 
     * ``"none"`` (default): every series covers every selected day, as in the competition.
@@ -268,13 +268,16 @@ def from_m5(
 
     static = pd.concat([pd.DataFrame({_UID: uid}), hierarchy], axis=1)
     codes = np.repeat(np.arange(n), t)
+    uid_long, ds_long = np.repeat(uid, t), np.tile(dates, n)
+    # The arrays are fresh, so the frames take them without the copy pandas makes by default;
+    # at full M5 size (59M rows) that copy is most of the run time.
     long_sales = pd.DataFrame(
-        {_UID: np.repeat(uid, t), _DS: np.tile(dates, n), _Y: _plain_numeric(values.ravel())}
+        {_UID: uid_long, _DS: ds_long, _Y: _plain_numeric(values.ravel())}, copy=False
     )
 
-    dyn: dict[str, Any] = {_UID: long_sales[_UID].to_numpy(), _DS: long_sales[_DS].to_numpy()}
+    dyn: dict[str, Any] = {_UID: uid_long.copy(), _DS: ds_long.copy()}
     if prices is not None:
-        dyn["sell_price"] = _m5_price_matrix(
+        dyn["price"] = _m5_price_matrix(
             to_pandas(prices, name="prices"), cal, hierarchy
         ).ravel()
     for col in M5_EVENTS:
@@ -295,7 +298,7 @@ def from_m5(
             )
         snap = np.stack([cal[f"snap_{s}"].to_numpy(dtype="int8") for s in state_names])
         dyn["snap"] = snap[state_idx].ravel()
-    dynamic = pd.DataFrame(dyn)
+    dynamic = pd.DataFrame(dyn, copy=False)
 
     long_sales, static, dynamic = _trim_leading(long_sales, static, dynamic, codes, trim_leading)
     return ShopData(sales=long_sales, freq="D", static=static, dynamic=dynamic)
@@ -335,7 +338,7 @@ def _m5_price_matrix(
     used &= series_pos >= 0
 
     flat = series_pos[used] * weeks.size + week_pos[used]
-    if np.unique(flat).size != flat.size:
+    if np.bincount(flat, minlength=hierarchy.shape[0] * weeks.size).max(initial=0) > 1:
         raise ValueError(
             "`prices` has several rows for the same (store_id, item_id, wm_yr_wk); keep one "
             "price per store, item and week."
@@ -353,8 +356,8 @@ def from_m5_long(df: Any, *, trim_leading: TrimLeading = "none") -> ShopData:
     row's state) and ``event_name_1, event_type_1, event_name_2, event_type_2`` (empty string
     = no event). The output has the same shape as :func:`from_m5`: ``unique_id =
     f"{item_id}_{store_id}"``, ``y`` from ``value``, ``ds`` from ``date``, events as
-    categoricals with missing for "no event", ``snap`` and ``sell_price`` (NaN = not yet on
-    sale) in ``dynamic``. ``trim_leading`` is as in :func:`from_m5`.
+    categoricals with missing for "no event", ``snap`` and ``price`` (from ``sell_price``; NaN =
+    not yet on sale) in ``dynamic``. ``trim_leading`` is as in :func:`from_m5`.
 
     Args:
         df: long frame (pandas or polars).
@@ -417,7 +420,7 @@ def from_m5_long(df: Any, *, trim_leading: TrimLeading = "none") -> ShopData:
 
     dyn: dict[str, Any] = {_UID: uid, _DS: ds}
     if "sell_price" in rows.columns:
-        dyn["sell_price"] = rows["sell_price"].astype("float64").to_numpy()
+        dyn["price"] = rows["sell_price"].astype("float64").to_numpy()
     for col in M5_EVENTS:
         if col in rows.columns:
             dyn[col] = _as_category(rows[col].to_numpy())
@@ -541,6 +544,32 @@ def _period_start(ts: pd.Series, freq: str) -> tuple[pd.Series, str]:
     )
 
 
+def _parse_times(raw: pd.Series, time_format: str | None) -> pd.Series:
+    """Timestamps, NaT where unparsable.
+
+    Without a format, pandas infers one from the first value; values in another layout (a date
+    without a time, say) are then parsed one by one rather than lost. Zone-aware timestamps are
+    taken at their local wall-clock time.
+    """
+    if pd.api.types.is_datetime64_any_dtype(raw):
+        ts = raw
+    else:
+        ts = pd.to_datetime(raw, format=time_format, errors="coerce")
+        failed = ts.isna() & raw.notna()
+        if time_format is None and failed.any():
+            ts = ts.copy()
+            ts[failed] = pd.to_datetime(raw[failed], format="mixed", errors="coerce")
+    if isinstance(ts.dtype, pd.DatetimeTZDtype):
+        # Periods follow the shop's local calendar: keep the wall-clock time, drop the zone.
+        ts = ts.dt.tz_localize(None)
+    return ts
+
+
+def _flag(s: pd.Series) -> np.ndarray:
+    """A boolean mask from a comparison that may hold missing values (nullable dtypes)."""
+    return s.to_numpy(dtype=bool, na_value=False)
+
+
 def _numeric(s: pd.Series) -> pd.Series:
     return pd.to_numeric(s, errors="coerce") if not pd.api.types.is_numeric_dtype(s) else s
 
@@ -599,7 +628,9 @@ def from_transactions(
             alphabetical first) goes to ``static["title"]``.
         freq: ``"D"``, ``"W-MON"`` .. ``"W-SUN"`` or ``"MS"``.
         cancel_prefix: invoices starting with it are cancellations (``None`` to disable).
-        time_format: ``strftime`` format for text timestamps (default: inferred).
+        time_format: ``strftime`` format for text timestamps. By default the format is
+            inferred from the first value and values that do not match it are parsed one by
+            one; pass it to make parsing strict and fast.
 
     Returns:
         ``(ShopData, TransactionReport)``. ``sales``: ``unique_id, ds, y``; ``static``:
@@ -653,19 +684,17 @@ def from_transactions(
     if store is not None:
         exclude("missing_store", store.isna().to_numpy())
 
-    ts = lines[time_col]
-    if not pd.api.types.is_datetime64_any_dtype(ts):
-        ts = pd.to_datetime(ts, format=time_format, errors="coerce")
+    ts = _parse_times(lines[time_col], time_format)
     exclude("bad_timestamp", ts.isna().to_numpy())
 
     qty = _numeric(lines[quantity_col])
     exclude("missing_quantity", qty.isna().to_numpy())
-    exclude("zero_quantity", (qty == 0).to_numpy())
+    exclude("zero_quantity", _flag(qty == 0))
     price = None
     if price_col is not None:
         price = _numeric(lines[price_col])
         exclude("missing_price", price.isna().to_numpy())
-        exclude("non_positive_price", (price <= 0).to_numpy())
+        exclude("non_positive_price", _flag(price <= 0))
 
     ok = ~bad
     # Integer quantities stay integer (nullable ones too, once their gaps are excluded).
@@ -679,19 +708,20 @@ def from_transactions(
         )
     is_demand = (qty > 0) & ~cancelled
 
-    # Series ids, sorted; mixed id types cannot be ordered, so ask for a cast.
+    # Series ids, sorted. Mixed id types (85123 next to "85123A", typical of CSV readers) would
+    # make 85123 and "85123" two products, so they are refused rather than guessed at.
     prod_ok = product[ok]
+    kind = pd.api.types.infer_dtype(prod_ok, skipna=True)
+    if kind.startswith("mixed"):
+        raise ValueError(
+            f"Column {product_col!r} mixes id types (e.g. numbers and text); cast it first, "
+            f"e.g. lines[{product_col!r}] = lines[{product_col!r}].astype(str)."
+        )
     if store is not None:
         uid_values = (prod_ok.astype(str) + "_" + store[ok].astype(str)).to_numpy()
     else:
         uid_values = prod_ok.to_numpy()
-    try:
-        codes, uniques = pd.factorize(uid_values, sort=True)
-    except TypeError as err:
-        raise ValueError(
-            f"Column {product_col!r} mixes id types (e.g. numbers and text) and cannot be "
-            f"sorted; cast it first, e.g. lines[{product_col!r}].astype(str)."
-        ) from err
+    codes, uniques = pd.factorize(uid_values, sort=True)
 
     ds, freq = _period_start(ts[ok], freq)
     ds = ds.to_numpy(dtype="datetime64[ns]")
@@ -732,6 +762,11 @@ def from_transactions(
     first = first[has_series]
     codes = remap[codes]
     n_series = uniques.size
+    # The data starts with the first used line: drop leading periods that only held
+    # the returns just excluded.
+    lead = int(min(first.min(), period.min()))
+    grid, period, first = grid[lead:], period - lead, first - lead
+    n_periods = grid.size
 
     # Full (series, period) grid from first sale to the end; keys sorted by series then period.
     lengths = n_periods - first

@@ -1,0 +1,507 @@
+import numpy as np
+import pandas as pd
+import polars as pl
+import pytest
+
+from trendcast.data.adapters import (
+    EXCLUSION_REASONS,
+    TransactionReport,
+    from_m5,
+    from_m5_long,
+    from_transactions,
+)
+from trendcast.data.contract import ShopData
+
+# ----------------------------------------------------------------------------------------------
+# M5 fixtures: 2 items x 2 stores (CA_1, TX_1), 5 days over 2 Walmart weeks.
+# ----------------------------------------------------------------------------------------------
+DATES = pd.date_range("2011-01-29", periods=5, freq="D")
+
+
+def m5_calendar() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "date": DATES.strftime("%Y-%m-%d"),
+            "wm_yr_wk": [11101, 11101, 11101, 11102, 11102],
+            "weekday": DATES.day_name(),
+            "d": [f"d_{i}" for i in range(1, 6)],
+            "event_name_1": [None, "SuperBowl", None, None, None],
+            "event_type_1": [None, "Sporting", None, None, None],
+            "event_name_2": [None] * 5,
+            "event_type_2": [None] * 5,
+            "snap_CA": [1, 0, 0, 1, 0],
+            "snap_TX": [0, 1, 1, 0, 0],
+            "snap_WI": [0, 0, 0, 0, 1],
+        }
+    )
+
+
+def m5_sales() -> pd.DataFrame:
+    # Rows deliberately not in id order.
+    rows = [
+        ("B", "TX_1", [1, 0, 2, 0, 5]),
+        ("A", "CA_1", [0, 0, 0, 4, 1]),
+        ("A", "TX_1", [3, 3, 0, 0, 0]),
+        ("B", "CA_1", [0, 1, 0, 0, 2]),
+    ]
+    out = pd.DataFrame(
+        {
+            "id": [f"{i}_{s}_evaluation" for i, s, _ in rows],
+            "item_id": [i for i, _, _ in rows],
+            "dept_id": "D1",
+            "cat_id": "C",
+            "store_id": [s for _, s, _ in rows],
+            "state_id": [s[:2] for _, s, _ in rows],
+        }
+    )
+    values = pd.DataFrame([v for _, _, v in rows], columns=[f"d_{i}" for i in range(1, 6)])
+    return pd.concat([out, values], axis=1)
+
+
+def m5_prices() -> pd.DataFrame:
+    # A at CA_1 only goes on sale in week 11102; B at TX_1 changes price; a row for another store.
+    return pd.DataFrame(
+        {
+            "store_id": ["CA_1", "TX_1", "TX_1", "CA_1", "CA_1", "TX_1", "WI_1"],
+            "item_id": ["A", "A", "A", "B", "B", "B", "A"],
+            "wm_yr_wk": [11102, 11101, 11102, 11101, 11102, 11101, 11101],
+            "sell_price": [2.0, 1.5, 1.75, 3.0, 3.0, 4.0, 9.9],
+        }
+    )
+
+
+def test_from_m5_round_trip():
+    data = from_m5(m5_sales(), m5_calendar(), m5_prices())
+    assert isinstance(data, ShopData) and data.freq == "D"
+    ids = ["A_CA_1", "A_TX_1", "B_CA_1", "B_TX_1"]
+    assert data.sales["unique_id"].tolist() == list(np.repeat(ids, 5))
+    assert (data.sales["ds"].to_numpy() == np.tile(DATES.to_numpy(), 4)).all()
+    # Back to wide: every value is where it was.
+    wide = data.sales.pivot(index="unique_id", columns="ds", values="y")
+    src = m5_sales().assign(uid=lambda d: d["item_id"] + "_" + d["store_id"]).set_index("uid")
+    np.testing.assert_array_equal(
+        wide.loc[ids].to_numpy(), src.loc[ids, [f"d_{i}" for i in range(1, 6)]]
+    )
+    assert data.sales["y"].dtype == np.int64
+
+    static = data.static.set_index("unique_id")
+    assert static.loc[
+        "B_TX_1", ["item_id", "store_id", "state_id", "dept_id", "cat_id"]
+    ].tolist() == ["B", "TX_1", "TX", "D1", "C"]
+    assert static.shape[0] == 4
+
+    dyn = data.dynamic.set_index(["unique_id", "ds"])
+    assert list(dyn.index) == list(data.sales.set_index(["unique_id", "ds"]).index)
+    # Price joined by week; NaN before the first price week ("not yet on sale").
+    np.testing.assert_array_equal(dyn.loc["A_CA_1", "price"], [np.nan] * 3 + [2.0, 2.0])
+    np.testing.assert_array_equal(dyn.loc["A_TX_1", "price"], [1.5] * 3 + [1.75] * 2)
+    np.testing.assert_array_equal(dyn.loc["B_TX_1", "price"], [4.0] * 3 + [np.nan] * 2)
+    # SNAP of the series' own state.
+    assert dyn.loc["A_CA_1", "snap"].tolist() == [1, 0, 0, 1, 0]
+    assert dyn.loc["B_TX_1", "snap"].tolist() == [0, 1, 1, 0, 0]
+    events = dyn.loc["A_TX_1", "event_name_1"]
+    assert events.isna().tolist() == [True, False, True, True, True]
+    assert events.iloc[1] == "SuperBowl"
+    assert dyn["event_type_1"].isna().sum() == 16
+
+
+def test_from_m5_without_prices_and_day_window():
+    data = from_m5(m5_sales(), m5_calendar(), start_day="d_2", end_day=4)
+    assert data.sales.groupby("unique_id").size().tolist() == [3, 3, 3, 3]
+    assert data.sales["ds"].min() == DATES[1] and data.sales["ds"].max() == DATES[3]
+    assert "price" not in data.dynamic.columns
+    assert data.sales.loc[data.sales["unique_id"] == "A_CA_1", "y"].tolist() == [0, 0, 4]
+
+
+def test_from_m5_trim_leading():
+    unpriced = from_m5(m5_sales(), m5_calendar(), m5_prices(), trim_leading="unpriced")
+    sizes = unpriced.sales.groupby("unique_id").size()
+    assert sizes.to_dict() == {"A_CA_1": 2, "A_TX_1": 5, "B_CA_1": 5, "B_TX_1": 5}
+    assert unpriced.dynamic.shape[0] == unpriced.sales.shape[0]
+
+    zeros = from_m5(m5_sales(), m5_calendar(), trim_leading="zeros")
+    first = zeros.sales.groupby("unique_id")["ds"].min()
+    assert first.to_dict() == {
+        "A_CA_1": DATES[3],
+        "A_TX_1": DATES[0],
+        "B_CA_1": DATES[1],
+        "B_TX_1": DATES[0],
+    }
+
+    with pytest.raises(ValueError, match="needs sell prices"):
+        from_m5(m5_sales(), m5_calendar(), trim_leading="unpriced")
+    with pytest.raises(ValueError, match="trim_leading"):
+        from_m5(m5_sales(), m5_calendar(), trim_leading="first")
+
+
+def test_from_m5_trim_warns_about_series_left_out():
+    sales = m5_sales()
+    sales.loc[sales["item_id"].eq("A") & sales["store_id"].eq("TX_1"), ["d_1", "d_2"]] = 0
+    with pytest.warns(UserWarning, match="1 series never sells"):
+        data = from_m5(sales, m5_calendar(), trim_leading="zeros")
+    assert "A_TX_1" not in set(data.static["unique_id"])
+    assert "A_TX_1" not in set(data.sales["unique_id"])
+
+
+def test_from_m5_polars_input():
+    data = from_m5(
+        pl.from_pandas(m5_sales()), pl.from_pandas(m5_calendar()), pl.from_pandas(m5_prices())
+    )
+    expected = from_m5(m5_sales(), m5_calendar(), m5_prices())
+    pd.testing.assert_frame_equal(data.sales, expected.sales)
+    pd.testing.assert_frame_equal(data.dynamic, expected.dynamic)
+
+
+@pytest.mark.parametrize(
+    ("frame", "drop", "match"),
+    [
+        ("sales", "store_id", "`sales` is missing column.*store_id"),
+        ("calendar", "d", "`calendar` is missing column.*'d'"),
+        ("calendar", "snap_TX", "snap_TX"),
+        ("calendar", "wm_yr_wk", "wm_yr_wk"),
+        ("prices", "sell_price", "`prices` is missing column.*sell_price"),
+    ],
+)
+def test_from_m5_missing_columns(frame, drop, match):
+    frames = {"sales": m5_sales(), "calendar": m5_calendar(), "prices": m5_prices()}
+    frames[frame] = frames[frame].drop(columns=drop)
+    with pytest.raises(ValueError, match=match):
+        from_m5(frames["sales"], frames["calendar"], frames["prices"])
+
+
+def test_from_m5_rejects_bad_input():
+    with pytest.raises(ValueError, match="several rows for series"):
+        from_m5(pd.concat([m5_sales(), m5_sales().iloc[:1]]), m5_calendar())
+    with pytest.raises(ValueError, match="not in calendar"):
+        from_m5(m5_sales(), m5_calendar().iloc[:4])
+    with pytest.raises(ValueError, match="no day columns"):
+        from_m5(m5_sales().drop(columns=[f"d_{i}" for i in range(1, 6)]), m5_calendar())
+    prices = pd.concat([m5_prices(), m5_prices().iloc[:1]])
+    with pytest.raises(ValueError, match="same \\(store_id, item_id, wm_yr_wk\\)"):
+        from_m5(m5_sales(), m5_calendar(), prices)
+
+
+def m5_long() -> pd.DataFrame:
+    """The test data in the long layout of the tiny M5 extract (calendar and price joined)."""
+    wide = from_m5(m5_sales(), m5_calendar(), m5_prices())
+    dyn = wide.dynamic
+    static = wide.static.set_index("unique_id")
+    out = pd.DataFrame(
+        {
+            **{
+                c: static.loc[dyn["unique_id"], c].to_numpy()
+                for c in ["item_id", "dept_id", "cat_id", "store_id", "state_id"]
+            },
+            "value": pd.array(wide.sales["y"], dtype="Int32"),
+            "date": dyn["ds"].dt.date,
+            "event_name_1": dyn["event_name_1"].astype(object).fillna(""),
+            "event_type_1": dyn["event_type_1"].astype(object).fillna(""),
+            "event_name_2": "",
+            "event_type_2": "",
+            "snap": pd.array(dyn["snap"], dtype="Int32"),
+            "sell_price": dyn["price"],
+        }
+    )
+    return out.sample(frac=1.0, random_state=0)  # shuffled rows
+
+
+def test_from_m5_long_matches_wide():
+    expected = from_m5(m5_sales(), m5_calendar(), m5_prices())
+    data = from_m5_long(m5_long())
+    assert data.freq == "D"
+    assert data.sales.shape == (20, 3)
+    assert list(data.sales.columns) == ["unique_id", "ds", "y"]
+    pd.testing.assert_frame_equal(data.sales, expected.sales)
+    pd.testing.assert_frame_equal(data.static, expected.static)
+    assert list(data.dynamic.columns) == [
+        "unique_id",
+        "ds",
+        "price",
+        "event_name_1",
+        "event_type_1",
+        "event_name_2",
+        "event_type_2",
+        "snap",
+    ]
+    pd.testing.assert_series_equal(data.dynamic["price"], expected.dynamic["price"])
+    pd.testing.assert_series_equal(data.dynamic["snap"], expected.dynamic["snap"])
+    # Empty strings mean "no event", as missing values do in the calendar.
+    assert data.dynamic["event_name_1"].isna().sum() == 16
+    assert data.dynamic["event_name_2"].isna().all()
+
+
+def test_from_m5_long_trim_and_errors():
+    data = from_m5_long(m5_long(), trim_leading="unpriced")
+    assert data.sales.groupby("unique_id").size()["A_CA_1"] == 2
+    with pytest.raises(ValueError, match="missing column.*value"):
+        from_m5_long(m5_long().drop(columns="value"))
+    long = m5_long()
+    with pytest.raises(ValueError, match="repeated"):
+        from_m5_long(pd.concat([long, long.iloc[:1]]))
+    long.loc[long.index[0], "dept_id"] = "OTHER"
+    with pytest.raises(ValueError, match="dept_id"):
+        from_m5_long(long)
+
+
+# ----------------------------------------------------------------------------------------------
+# Transactions
+# ----------------------------------------------------------------------------------------------
+def order_lines() -> pd.DataFrame:
+    """Three weeks of order lines (weeks starting Mon 2024-01-01, 01-08, 01-15)."""
+    rows = [
+        # invoice, time, product, qty, price, customer, description
+        ("1001", "2024-01-01 09:00", "A", 2, 1.0, "c1", "Apple"),
+        ("1001", "2024-01-01 09:00", "B", 1, 5.0, "c1", "Banana"),
+        ("1002", "2024-01-03 10:30", "A", 3, 2.0, "c2", "apple"),
+        ("1003", "2024-01-07 23:59", "A", 1, 1.0, None, "Apple"),  # Sunday: still week 1
+        ("C1004", "2024-01-09 08:00", "A", -2, 1.0, "c1", "Apple"),  # cancellation
+        ("1005", "2024-01-10 12:00", "B", -1, 5.0, "c3", "Banana"),  # return
+        ("1006", "2024-01-16 12:00", "A", 4, 1.5, "c2", "Apple"),
+        ("1006", "2024-01-16 12:00", "C", 2, 3.0, "c2", "Cherry"),
+        ("1007", "2024-01-17 12:00", "C", 1, 6.0, "c3", "Cherry"),
+    ]
+    return pd.DataFrame(
+        rows, columns=["invoice", "time", "product", "qty", "price", "customer", "text"]
+    )
+
+
+KW = dict(
+    time_col="time",
+    product_col="product",
+    quantity_col="qty",
+    price_col="price",
+    customer_col="customer",
+    invoice_col="invoice",
+)
+
+
+def by_key(frame: pd.DataFrame, col: str) -> dict:
+    return {
+        (u, str(d.date())): v for u, d, v in frame[["unique_id", "ds", col]].itertuples(index=False)
+    }
+
+
+def test_transactions_weekly_totals_by_hand():
+    data, report = from_transactions(order_lines(), **KW, text_col="text")
+    assert data.freq == "W-MON"
+    assert by_key(data.sales, "y") == {
+        ("A", "2024-01-01"): 6,
+        ("A", "2024-01-08"): 0,
+        ("A", "2024-01-15"): 4,
+        ("B", "2024-01-01"): 1,
+        ("B", "2024-01-08"): 0,
+        ("B", "2024-01-15"): 0,
+        ("C", "2024-01-15"): 3,
+    }
+    assert (data.sales["ds"].dt.dayofweek == 0).all()  # labelled by the week's Monday
+    assert data.sales["y"].dtype == np.int64
+    dyn = data.dynamic
+    assert by_key(dyn, "returned_units") == {
+        ("A", "2024-01-01"): 0,
+        ("A", "2024-01-08"): 2,
+        ("A", "2024-01-15"): 0,
+        ("B", "2024-01-01"): 0,
+        ("B", "2024-01-08"): 1,
+        ("B", "2024-01-15"): 0,
+        ("C", "2024-01-15"): 0,
+    }
+    price = by_key(dyn, "price")
+    assert price[("A", "2024-01-01")] == pytest.approx((2 * 1.0 + 3 * 2.0 + 1 * 1.0) / 6)
+    assert price[("C", "2024-01-15")] == pytest.approx((2 * 3.0 + 1 * 6.0) / 3)
+    assert np.isnan(price[("A", "2024-01-08")])
+    assert by_key(dyn, "n_orders")[("A", "2024-01-01")] == 3
+    assert by_key(dyn, "n_customers")[("A", "2024-01-01")] == 2  # a line without customer
+    assert by_key(dyn, "n_lines")[("C", "2024-01-15")] == 2
+    assert by_key(dyn, "n_orders")[("A", "2024-01-08")] == 0
+    assert data.static.to_dict("list") == {
+        "unique_id": ["A", "B", "C"],
+        "item_id": ["A", "B", "C"],
+        "title": ["Apple", "Banana", "Cherry"],
+    }
+    assert isinstance(report, TransactionReport)
+    assert (report.products, report.periods, report.sales_rows) == (3, 3, 7)
+
+
+def test_transactions_returns_reported_not_subtracted():
+    data, report = from_transactions(order_lines(), **KW)
+    lines = order_lines()
+    positive = lines.loc[(lines["qty"] > 0) & ~lines["invoice"].str.startswith("C"), "qty"].sum()
+    assert data.sales["y"].sum() == positive == report.units_ordered
+    assert report.cancelled_lines == 1 and report.return_lines == 1
+    assert report.units_returned == 3 == data.dynamic["returned_units"].sum()
+    assert report.demand_lines == 7
+
+    # Without the invoice column the cancellation is still a return (negative quantity).
+    _, no_invoice = from_transactions(
+        order_lines(), time_col="time", product_col="product", quantity_col="qty"
+    )
+    assert (no_invoice.return_lines, no_invoice.cancelled_lines) == (2, 0)
+    # A cancelled invoice with a positive quantity is not demand either.
+    lines.loc[lines.index[-1], "invoice"] = "C1007"
+    data, report = from_transactions(lines, **KW)
+    assert by_key(data.sales, "y")[("C", "2024-01-15")] == 2
+    assert report.cancelled_lines == 2 and report.units_returned == 4
+
+
+def test_transactions_exclusions_counted_by_reason():
+    good = order_lines()
+    bad = pd.DataFrame(
+        [
+            ("2001", "2024-01-02", None, 1, 1.0, "c1", "x"),  # missing_product
+            ("2002", "not a date", "A", 1, 1.0, "c1", "x"),  # bad_timestamp
+            ("2003", None, "A", 1, 1.0, "c1", "x"),  # bad_timestamp
+            ("2004", "2024-01-02", "A", None, 1.0, "c1", "x"),  # missing_quantity
+            ("2005", "2024-01-02", "A", 0, 1.0, "c1", "x"),  # zero_quantity
+            ("2006", "2024-01-02", "A", 1, None, "c1", "x"),  # missing_price
+            ("2007", "2024-01-02", "A", 1, 0.0, "c1", "x"),  # non_positive_price
+            ("2008", "2024-01-02", "A", -5, -3.0, None, "x"),  # non_positive_price (adjustment)
+            ("C2009", "2024-01-02", "D", -1, 2.0, "c1", "x"),  # return_before_first_sale
+            ("2010", "2024-01-02", "E", -1, 2.0, "c1", "x"),  # return_before_first_sale
+            ("2011", "2024-01-16", "D", 1, 2.0, "c1", "x"),  # D's first sale, later
+        ],
+        columns=good.columns,
+    )
+    lines = pd.concat([good, bad], ignore_index=True)
+    data, report = from_transactions(lines, **KW)
+    assert report.excluded == {
+        "missing_product": 1,
+        "missing_store": 0,
+        "bad_timestamp": 2,
+        "missing_quantity": 1,
+        "zero_quantity": 1,
+        "missing_price": 1,
+        "non_positive_price": 2,
+        "return_before_first_sale": 2,
+    }
+    assert list(report.excluded) == list(EXCLUSION_REASONS)
+    assert report.rows_in == len(lines) == report.rows_used + report.rows_excluded
+    assert report.rows_used == report.demand_lines + report.return_lines + report.cancelled_lines
+    assert report.rows_used == len(good) + 1
+    assert set(data.sales["unique_id"]) == {"A", "B", "C", "D"}
+    summary = report.summary()
+    assert summary.set_index("outcome").loc["excluded:bad_timestamp", "rows"] == 2
+    assert summary.set_index("outcome").loc["rows_in", "share"] == 1.0
+    text = str(report)
+    assert "bad_timestamp" in text and "missing_store" not in text  # zero counts are not listed
+    assert f"{len(lines):,} lines in" in text
+
+
+def test_transactions_zero_fill_from_first_sale_to_end():
+    lines = pd.DataFrame(
+        {
+            "t": pd.to_datetime(["2024-01-01", "2024-01-22", "2024-01-15", "2024-02-05"]),
+            "sku": ["A", "A", "B", "C"],
+            "qty": [1, 2, 3, 4],
+        }
+    )
+    data, report = from_transactions(lines, time_col="t", product_col="sku", quantity_col="qty")
+    sizes = data.sales.groupby("unique_id").size().to_dict()
+    assert sizes == {"A": 6, "B": 4, "C": 1}  # each from its first sale to the last week (Feb 5)
+    assert data.sales.groupby("unique_id")["ds"].max().eq(pd.Timestamp("2024-02-05")).all()
+    assert report.filled_zero_rows == (data.sales["y"] == 0).sum() == 11 - 4
+    assert report.sales_rows == len(data.sales) == len(data.dynamic)
+    assert "price" not in data.dynamic.columns and "n_orders" not in data.dynamic.columns
+
+
+def test_transactions_daily_and_other_week_anchor():
+    daily, report = from_transactions(order_lines(), **KW, freq="D")
+    assert daily.freq == "D"
+    y = by_key(daily.sales, "y")
+    assert (
+        y[("A", "2024-01-01")] == 2 and y[("A", "2024-01-03")] == 3 and y[("A", "2024-01-02")] == 0
+    )
+    assert report.periods == 17  # Jan 1 .. Jan 17
+    assert daily.sales.groupby("unique_id").size().to_dict() == {"A": 17, "B": 17, "C": 2}
+    assert daily.sales["y"].sum() == 14
+
+    sunday, _ = from_transactions(order_lines(), **KW, freq="W-SUN")
+    assert (sunday.sales["ds"].dt.dayofweek == 6).all()
+    # Sunday Jan 7 starts a new Sunday-to-Saturday week.
+    assert by_key(sunday.sales, "y")[("A", "2023-12-31")] == 5
+    assert by_key(sunday.sales, "y")[("A", "2024-01-07")] == 1
+
+    monthly, _ = from_transactions(order_lines(), **KW, freq="MS")
+    assert monthly.sales["y"].tolist() == [10, 1, 3]
+    with pytest.raises(ValueError, match="freq='h' is not supported"):
+        from_transactions(order_lines(), **KW, freq="h")
+
+
+def test_transactions_partial_periods_and_dates():
+    _, report = from_transactions(order_lines(), **KW)
+    assert report.start == pd.Timestamp("2024-01-01 09:00")
+    assert report.end == pd.Timestamp("2024-01-17 12:00")
+    assert not report.partial_first_period  # starts on the first week's Monday
+    assert report.partial_last_period  # ends on a Wednesday
+    _, daily = from_transactions(order_lines(), **KW, freq="D")
+    assert not daily.partial_first_period and not daily.partial_last_period
+
+
+def test_transactions_polars_and_text_timestamps():
+    lines = order_lines()
+    expected, expected_report = from_transactions(lines, **KW)
+    data, report = from_transactions(pl.from_pandas(lines), **KW)
+    pd.testing.assert_frame_equal(data.sales, expected.sales)
+    pd.testing.assert_frame_equal(data.dynamic, expected.dynamic)
+    assert report == expected_report
+
+    lines["time"] = pd.to_datetime(lines["time"]).dt.strftime("%m/%d/%y %H:%M")
+    data, _ = from_transactions(lines, **KW, time_format="%m/%d/%y %H:%M")
+    pd.testing.assert_frame_equal(data.sales, expected.sales)
+
+
+def test_transactions_store_column():
+    lines = order_lines().assign(store=["s1", "s2", "s2", "s1", "s1", "s2", "s1", "s1", None])
+    data, report = from_transactions(lines, **KW, store_col="store")
+    assert report.excluded["missing_store"] == 1
+    assert set(data.sales["unique_id"]) == {"A_s1", "A_s2", "B_s2", "C_s1"}
+    static = data.static.set_index("unique_id")
+    assert static.loc["A_s2", ["item_id", "store_id"]].tolist() == ["A", "s2"]
+    y = by_key(data.sales, "y")
+    assert y[("A_s1", "2024-01-01")] == 3 and y[("A_s2", "2024-01-01")] == 3
+    assert y[("C_s1", "2024-01-15")] == 2
+
+
+def test_transactions_missing_column_errors():
+    with pytest.raises(ValueError, match="no column 'qty_x' \\(passed as quantity_col\\)"):
+        from_transactions(
+            order_lines(), time_col="time", product_col="product", quantity_col="qty_x"
+        )
+    with pytest.raises(ValueError, match="'Customer'.*customer_col.*or leave it as None"):
+        from_transactions(order_lines(), **{**KW, "customer_col": "Customer"})
+    with pytest.raises(TypeError, match="pandas or polars"):
+        from_transactions(order_lines().to_dict(), **KW)
+    lines = order_lines()
+    lines["product"] = [1, "B", 1, 1, 1, "B", 1, "C", "C"]
+    with pytest.raises(ValueError, match="mixes id types.*astype\\(str\\)"):
+        from_transactions(lines, **KW)
+
+
+def test_transactions_without_demand_warns_and_is_empty():
+    lines = order_lines().assign(qty=-1)
+    with pytest.warns(UserWarning, match="No demand line"):
+        data, report = from_transactions(lines, **KW)
+    assert data.sales.empty
+    assert report.excluded["return_before_first_sale"] == len(lines)
+    assert report.rows_in == report.rows_used + report.rows_excluded
+
+
+def test_transactions_early_return_does_not_extend_periods():
+    early = pd.DataFrame(
+        [("C999", "2023-12-20 10:00", "A", -1, 1.0, "c1", "Apple")], columns=order_lines().columns
+    )
+    data, report = from_transactions(pd.concat([early, order_lines()]), **KW)
+    expected, _ = from_transactions(order_lines(), **KW)
+    assert report.excluded["return_before_first_sale"] == 1
+    assert report.periods == 3 and not report.partial_first_period
+    pd.testing.assert_frame_equal(data.sales, expected.sales)
+
+
+def test_transactions_nullable_quantities_and_zone_aware_times():
+    lines = order_lines()
+    lines["qty"] = pd.array([2, 1, 3, None, -2, -1, 4, 2, 0], dtype="Int64")
+    lines["time"] = pd.to_datetime(lines["time"]).dt.tz_localize("Europe/London")
+    data, report = from_transactions(lines, **KW)
+    assert report.excluded["missing_quantity"] == 1 and report.excluded["zero_quantity"] == 1
+    assert data.sales["y"].dtype == np.int64
+    assert (data.sales["ds"].dt.dayofweek == 0).all() and data.sales["ds"].dt.tz is None
+    assert by_key(data.sales, "y")[("A", "2024-01-01")] == 5
