@@ -84,7 +84,9 @@ def run_method(name: str, data_dir: Path, out: Path) -> None:
     renamed = {c: c.replace(alias, "model", 1) for c in forecasts.columns if c.startswith(alias)}
     forecasts.rename(columns=renamed).to_parquet(out)
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    out.with_suffix(".json").write_text(json.dumps({"seconds": seconds, "peak_mb": peak_mb, "data_mb": loaded_mb}))
+    out.with_suffix(".json").write_text(
+        json.dumps({"seconds": seconds, "peak_mb": peak_mb, "data_mb": loaded_mb})
+    )
 
 
 def _statsforecast(model: str, train: pd.DataFrame):
@@ -156,7 +158,16 @@ def main() -> None:
     for name in METHODS:
         out = RESULTS / f".m5_{name}.parquet"
         subprocess.run(
-            [sys.executable, __file__, "--method", name, "--data", str(args.data), "--out", str(out)],
+            [
+                sys.executable,
+                __file__,
+                "--method",
+                name,
+                "--data",
+                str(args.data),
+                "--out",
+                str(out),
+            ],
             check=True,
         )
         timing = json.loads(out.with_suffix(".json").read_text())

@@ -30,12 +30,16 @@ def test_help_teaches_with_examples():
 
 def test_bad_input_exits_non_zero_with_the_fix_and_no_traceback(tmp_path):
     bad = tmp_path / "bad.csv"
-    pd.DataFrame({"sku": ["a", "a"], "date": ["2024-01-01", "2024-01-02"], "units": [1, -3]}).to_csv(bad, index=False)
+    pd.DataFrame(
+        {"sku": ["a", "a"], "date": ["2024-01-01", "2024-01-02"], "units": [1, -3]}
+    ).to_csv(bad, index=False)
     result = run_cli("validate", bad, "--id-col", "sku", "--time-col", "date")
     assert result.returncode == 2
     assert "column 'y': missing" in result.stderr and "target_col='units'" in result.stderr
     assert "Traceback" not in result.stderr
-    result = run_cli("validate", bad, "--id-col", "sku", "--time-col", "date", "--target-col", "units")
+    result = run_cli(
+        "validate", bad, "--id-col", "sku", "--time-col", "date", "--target-col", "units"
+    )
     assert result.returncode == 2 and "negative demand" in result.stderr
     assert "--clip-negative" in result.stderr and "Traceback" not in result.stderr
     result = run_cli("validate", tmp_path / "nope.csv")
@@ -50,20 +54,51 @@ def test_validate_prints_a_summary(sales_csv, capsys):
 
 def test_backtest_and_forecast_write_files_and_workspace(sales_csv, tmp_path, capsys):
     ws = tmp_path / "ws.duckdb"
-    code = main(["backtest", str(sales_csv), "--horizon", "7", "--windows", "2", "--models",
-                 "naive,seasonal_naive", "--out", str(tmp_path / "bt.parquet"),
-                 "--scores", str(tmp_path / "scores.csv"), "--workspace", str(ws)])
+    code = main(
+        [
+            "backtest",
+            str(sales_csv),
+            "--horizon",
+            "7",
+            "--windows",
+            "2",
+            "--models",
+            "naive,seasonal_naive",
+            "--out",
+            str(tmp_path / "bt.parquet"),
+            "--scores",
+            str(tmp_path / "scores.csv"),
+            "--workspace",
+            str(ws),
+        ]
+    )
     assert code == 0
     assert "Backtest scores" in capsys.readouterr().out
     scores = pd.read_csv(tmp_path / "scores.csv")
     assert scores["model"].tolist() == ["Naive", "SeasonalNaive"]
     assert len(pd.read_parquet(tmp_path / "bt.parquet")) == 4 * 7 * 2
-    code = main(["forecast", str(sales_csv), "--horizon", "5", "--models", "ets",
-                 "--quantiles", "0.05,0.95", "--out", str(tmp_path / "fc.csv"), "--workspace", str(ws)])
+    code = main(
+        [
+            "forecast",
+            str(sales_csv),
+            "--horizon",
+            "5",
+            "--models",
+            "ets",
+            "--quantiles",
+            "0.05,0.95",
+            "--out",
+            str(tmp_path / "fc.csv"),
+            "--workspace",
+            str(ws),
+        ]
+    )
     assert code == 0
     forecasts = pd.read_csv(tmp_path / "fc.csv")
     assert forecasts.columns.tolist() == ["unique_id", "ds", "ETS", "ETS-q-0.05", "ETS-q-0.95"]
-    assert {"forecasts", "backtest", "scores", "input_sales"} <= set(Workspace(ws).catalog()["name"])
+    assert {"forecasts", "backtest", "scores", "input_sales"} <= set(
+        Workspace(ws).catalog()["name"]
+    )
 
 
 def test_unknown_model_and_bad_quantiles(sales_csv, capsys):

@@ -14,8 +14,16 @@ def test_predict_frame_has_the_contract_columns(seasonal_sales):
     fc = Forecaster([Naive(), SeasonalNaive()], quantiles=(0.1, 0.5, 0.9)).fit(seasonal_sales)
     out = fc.predict(14)
     assert out.columns.tolist() == [
-        "unique_id", "ds", "Naive", "Naive-q-0.1", "Naive-q-0.5", "Naive-q-0.9",
-        "SeasonalNaive", "SeasonalNaive-q-0.1", "SeasonalNaive-q-0.5", "SeasonalNaive-q-0.9",
+        "unique_id",
+        "ds",
+        "Naive",
+        "Naive-q-0.1",
+        "Naive-q-0.5",
+        "Naive-q-0.9",
+        "SeasonalNaive",
+        "SeasonalNaive-q-0.1",
+        "SeasonalNaive-q-0.5",
+        "SeasonalNaive-q-0.9",
     ]
     assert len(out) == 20 * 14
     first = out[out["unique_id"] == "s00"]["ds"]
@@ -24,7 +32,9 @@ def test_predict_frame_has_the_contract_columns(seasonal_sales):
 
 
 def test_custom_column_names_and_polars_round_trip(seasonal_sales):
-    df = pl.from_pandas(seasonal_sales.rename(columns={"unique_id": "sku", "ds": "date", "y": "units"}))
+    df = pl.from_pandas(
+        seasonal_sales.rename(columns={"unique_id": "sku", "ds": "date", "y": "units"})
+    )
     fc = Forecaster([MovingAverage()], id_col="sku", time_col="date", target_col="units").fit(df)
     out = fc.predict(7, quantiles=(0.5,))
     assert isinstance(out, pl.DataFrame)
@@ -37,7 +47,11 @@ def test_weekly_data_gets_weekly_defaults():
     df = make_series(n_series=5, n_periods=120, season=52, freq="W-SUN", start="2021-01-03")
     models = default_models("W-SUN")
     assert {m.alias: getattr(m, "season_length", None) for m in models}["SeasonalNaive"] == 52
-    out = Forecaster([SeasonalNaive(season_length=52), ETS(season_length=1, model="ZNN")]).fit(df).predict(4)
+    out = (
+        Forecaster([SeasonalNaive(season_length=52), ETS(season_length=1, model="ZNN")])
+        .fit(df)
+        .predict(4)
+    )
     assert (out["ds"].dt.dayofweek == 6).all()
 
 
@@ -60,6 +74,18 @@ def test_default_line_up_runs_end_to_end(seasonal_sales):
     fc = Forecaster(quantiles=(0.1, 0.9))
     backtest = fc.backtest(seasonal_sales, h=7, n_windows=2)
     aliases = [m.alias for m in fc.templates_]
-    assert aliases == ["Naive", "SeasonalNaive", "MovingAverage", "ETS", "Croston", "TSB", "ADIDA", "IMAPA"]
+    assert aliases == [
+        "Naive",
+        "SeasonalNaive",
+        "MovingAverage",
+        "ETS",
+        "Croston",
+        "TSB",
+        "ADIDA",
+        "IMAPA",
+    ]
     assert not backtest[aliases].isna().any().any()
-    assert np.all(backtest[[f"{a}-q-0.9" for a in aliases]].to_numpy() >= backtest[[f"{a}-q-0.1" for a in aliases]].to_numpy())
+    assert np.all(
+        backtest[[f"{a}-q-0.9" for a in aliases]].to_numpy()
+        >= backtest[[f"{a}-q-0.1" for a in aliases]].to_numpy()
+    )

@@ -10,7 +10,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 
 @contextmanager
-def progress_bar(total: int, description: str, *, enabled: bool = True) -> Iterator[Callable[..., None]]:
+def progress_bar(
+    total: int, description: str, *, enabled: bool = True
+) -> Iterator[Callable[..., None]]:
     """Yields ``advance(label)``; shows a bar on stderr while the block runs."""
     if not enabled:
         yield lambda label=None: None

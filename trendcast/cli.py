@@ -73,12 +73,22 @@ def _parser() -> argparse.ArgumentParser:
         "models, forecasts the next weeks and writes a workspace, Parquet/CSV files and an HTML "
         "report with plots.",
     )
-    demo.add_argument("--out", default="trendcast-demo", help="output folder (default: %(default)s)")
-    demo.add_argument("--items", type=int, default=60, help="items in the shop (default: %(default)s)")
+    demo.add_argument(
+        "--out", default="trendcast-demo", help="output folder (default: %(default)s)"
+    )
+    demo.add_argument(
+        "--items", type=int, default=60, help="items in the shop (default: %(default)s)"
+    )
     demo.add_argument("--stores", type=int, default=3, help="stores (default: %(default)s)")
-    demo.add_argument("--days", type=int, default=3 * 365, help="days of history (default: %(default)s)")
-    demo.add_argument("--horizon", type=int, default=28, help="days to forecast (default: %(default)s)")
-    demo.add_argument("--windows", type=int, default=3, help="backtest windows (default: %(default)s)")
+    demo.add_argument(
+        "--days", type=int, default=3 * 365, help="days of history (default: %(default)s)"
+    )
+    demo.add_argument(
+        "--horizon", type=int, default=28, help="days to forecast (default: %(default)s)"
+    )
+    demo.add_argument(
+        "--windows", type=int, default=3, help="backtest windows (default: %(default)s)"
+    )
     demo.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
     demo.set_defaults(command="demo", run=_demo)
 
@@ -137,7 +147,9 @@ def _add_data_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--static", help="static attributes file, one row per series")
     parser.add_argument("--dynamic", help="dynamic covariates file, one row per series and period")
     parser.add_argument("--reviews", help="reviews file: id, date, rating, text")
-    parser.add_argument("--id-col", default="unique_id", help="series id column (default: %(default)s)")
+    parser.add_argument(
+        "--id-col", default="unique_id", help="series id column (default: %(default)s)"
+    )
     parser.add_argument("--time-col", default="ds", help="date column (default: %(default)s)")
     parser.add_argument("--target-col", default="y", help="target column (default: %(default)s)")
     parser.add_argument("--freq", help="D, W-SUN (any weekday) or MS; inferred when omitted")
@@ -232,7 +244,11 @@ def _simulate(args: argparse.Namespace) -> int:
     from trendcast.data.simulate import simulate_shop
 
     shop = simulate_shop(
-        n_items=args.items, n_stores=args.stores, n_periods=args.days, freq=args.freq, seed=args.seed
+        n_items=args.items,
+        n_stores=args.stores,
+        n_periods=args.days,
+        freq=args.freq,
+        seed=args.seed,
     )
     out = Path(args.out)
     frames = {
@@ -284,9 +300,7 @@ def _backtest(args: argparse.Namespace) -> int:
 
     data = _load(args)
     forecaster = _forecaster(args, data)
-    frame = forecaster.backtest(
-        data.sales, h=args.horizon, n_windows=args.windows, step=args.step
-    )
+    frame = forecaster.backtest(data.sales, h=args.horizon, n_windows=args.windows, step=args.step)
     result = forecaster.backtest_
     scores = score_backtest(
         result,
@@ -313,8 +327,10 @@ def _forecast(args: argparse.Namespace) -> int:
     forecaster = _forecaster(args, data).fit(data.sales)
     frame = forecaster.predict(args.horizon)
     _console().print(frame.head(10).to_string(index=False))
-    _console().print(f"{len(frame):,} rows: {frame[data.columns.id_col].nunique():,} series x "
-                     f"{args.horizon} periods")
+    _console().print(
+        f"{len(frame):,} rows: {frame[data.columns.id_col].nunique():,} series x "
+        f"{args.horizon} periods"
+    )
     if args.out:
         _console().print(f"forecasts: {write_frame(frame, args.out)}")
     _store(args, data=data, results={"forecasts": frame})

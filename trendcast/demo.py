@@ -96,4 +96,3 @@ def run_demo(
         notes=notes,
     )
     return DemoResult(scores=scores, best_model=best, files=files, summary=summary)
-

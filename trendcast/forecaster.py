@@ -108,7 +108,9 @@ class Forecaster:
     def fit(self, df: Any, *, static: Any = None, dynamic: Any = None) -> Forecaster:
         """Validates ``df`` (pandas or polars, long format) and fits every model on it."""
         self.data_ = self._prepare(df, static=static, dynamic=dynamic)
-        self.arrays_ = SeriesArrays.from_frame(self.data_.sales, self.data_.freq, self.data_.columns)
+        self.arrays_ = SeriesArrays.from_frame(
+            self.data_.sales, self.data_.freq, self.data_.columns
+        )
         self.models_ = []
         with progress_bar(len(self.templates_), "fit", enabled=self.progress) as advance:
             for model in self.templates_:

@@ -18,8 +18,12 @@ def test_round_trip_to_frame(seasonal_sales):
 
 def test_head_keeps_the_first_values_and_moves_the_end():
     df = pd.DataFrame(
-        {"unique_id": ["a"] * 4 + ["b"] * 2, "ds": list(pd.date_range("2024-01-01", periods=4))
-         + list(pd.date_range("2024-01-03", periods=2)), "y": [1.0, 2, 3, 4, 5, 6]}
+        {
+            "unique_id": ["a"] * 4 + ["b"] * 2,
+            "ds": list(pd.date_range("2024-01-01", periods=4))
+            + list(pd.date_range("2024-01-03", periods=2)),
+            "y": [1.0, 2, 3, 4, 5, 6],
+        }
     )
     a = arrays(df)
     head = a.head(np.array([2, 1]))
@@ -30,8 +34,13 @@ def test_head_keeps_the_first_values_and_moves_the_end():
 
 
 def test_last_values_pad_short_series():
-    df = pd.DataFrame({"unique_id": ["a", "a", "b"], "ds": ["2024-01-01", "2024-01-02", "2024-01-01"],
-                       "y": [1.0, 2.0, 3.0]})
+    df = pd.DataFrame(
+        {
+            "unique_id": ["a", "a", "b"],
+            "ds": ["2024-01-01", "2024-01-02", "2024-01-01"],
+            "y": [1.0, 2.0, 3.0],
+        }
+    )
     last = arrays(df).last_values(3)
     assert np.isnan(last[0, 0]) and last[0, 1:].tolist() == [1.0, 2.0]
     assert last[1, 2] == 3.0 and np.isnan(last[1, :2]).all()

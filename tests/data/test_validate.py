@@ -113,7 +113,9 @@ def test_weekly_and_monthly_frequencies_are_inferred():
 
 def test_mixed_frequencies_are_rejected():
     daily = frame()
-    weekly = frame(ds=[str(d.date()) for d in pd.date_range("2024-01-07", periods=3, freq="W-SUN")] * 2)
+    weekly = frame(
+        ds=[str(d.date()) for d in pd.date_range("2024-01-07", periods=3, freq="W-SUN")] * 2
+    )
     weekly["unique_id"] = weekly["unique_id"] + "_weekly"
     error = error_of(pd.concat([daily, weekly]))
     assert "mixed frequencies" in error.problem
@@ -165,7 +167,9 @@ def test_side_frames_are_validated_and_kept():
             "price": [1.0, 1.0, 0.8, 0.8],
         }
     )
-    reviews = pd.DataFrame({"unique_id": ["b"], "ds": ["2024-01-02"], "rating": ["4"], "text": ["ok"]})
+    reviews = pd.DataFrame(
+        {"unique_id": ["b"], "ds": ["2024-01-02"], "rating": ["4"], "text": ["ok"]}
+    )
     data = validate(frame(), static=static, dynamic=dynamic, reviews=reviews)
     assert len(data.static) == 2 and len(data.dynamic) == 4
     assert data.reviews["rating"].tolist() == [4.0]

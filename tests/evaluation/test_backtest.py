@@ -55,7 +55,9 @@ def test_future_values_do_not_change_forecasts(seasonal_sales):
         poisoned = seasonal_sales.copy()
         poisoned.loc[poisoned["ds"] > cutoff, "y"] = 1e6
         result = backtest(arrays(poisoned), models, h=7, n_windows=3, quantiles=(0.1, 0.9))
-        model_columns = [c for c in reference.columns if c.startswith(("Naive", "Seasonal", "Moving"))]
+        model_columns = [
+            c for c in reference.columns if c.startswith(("Naive", "Seasonal", "Moving"))
+        ]
         same_window = result.forecasts["cutoff"] == cutoff
         np.testing.assert_allclose(
             result.forecasts.loc[same_window, model_columns].to_numpy(),
@@ -95,7 +97,9 @@ def test_bad_settings_are_rejected(seasonal_sales):
 
 def test_scores_rank_the_seasonal_model_first():
     df = make_series(n_series=15, n_periods=200, amplitude=10.0, level=20.0, seed=2)
-    result = backtest(arrays(df), [Naive(), SeasonalNaive()], h=14, n_windows=2, quantiles=(0.1, 0.5, 0.9))
+    result = backtest(
+        arrays(df), [Naive(), SeasonalNaive()], h=14, n_windows=2, quantiles=(0.1, 0.5, 0.9)
+    )
     scores = score_backtest(result, df, seasonality=7)
     assert list(scores.index) == ["Naive", "SeasonalNaive"]
     assert {"WAPE", "MASE", "MAE", "RMSE", "bias", "pinball", "coverage 80%"} <= set(scores.columns)

@@ -64,8 +64,13 @@ def test_intermittent_methods_beat_naive_on_intermittent_data():
     n, t = 40, 300
     occurs = rng.random((n, t)) < 0.15
     y = np.where(occurs, rng.poisson(4, (n, t)) + 1, 0).astype(float)
-    df = pd.DataFrame({"unique_id": np.repeat(np.arange(n), t),
-                       "ds": np.tile(pd.date_range("2023-01-01", periods=t), n), "y": y.ravel()})
+    df = pd.DataFrame(
+        {
+            "unique_id": np.repeat(np.arange(n), t),
+            "ds": np.tile(pd.date_range("2023-01-01", periods=t), n),
+            "y": y.ravel(),
+        }
+    )
     train = arrays(df.groupby("unique_id").head(t - 28))
     test = y[:, -28:]
     naive_error = np.abs(Naive().fit(train).predict(28).mean - test).mean()
@@ -78,11 +83,18 @@ def test_normal_intervals_are_calibrated_on_gaussian_noise():
     rng = np.random.default_rng(11)
     n, t = 400, 129
     y = 50 + rng.normal(0, 5, (n, t))
-    df = pd.DataFrame({"unique_id": np.repeat(np.arange(n), t),
-                       "ds": np.tile(pd.date_range("2023-01-01", periods=t), n), "y": y.ravel()})
+    df = pd.DataFrame(
+        {
+            "unique_id": np.repeat(np.arange(n), t),
+            "ds": np.tile(pd.date_range("2023-01-01", periods=t), n),
+            "y": y.ravel(),
+        }
+    )
     train = arrays(df.groupby("unique_id").head(t - 1))
     prediction = MovingAverage(window=128).fit(train).predict(1, (0.1, 0.9))
-    inside = (y[:, -1] >= prediction.quantiles[:, 0, 0]) & (y[:, -1] <= prediction.quantiles[:, 0, 1])
+    inside = (y[:, -1] >= prediction.quantiles[:, 0, 0]) & (
+        y[:, -1] <= prediction.quantiles[:, 0, 1]
+    )
     assert 0.74 < inside.mean() < 0.86
 
 

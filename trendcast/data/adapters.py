@@ -277,9 +277,7 @@ def from_m5(
 
     dyn: dict[str, Any] = {_UID: uid_long.copy(), _DS: ds_long.copy()}
     if prices is not None:
-        dyn["price"] = _m5_price_matrix(
-            to_pandas(prices, name="prices"), cal, hierarchy
-        ).ravel()
+        dyn["price"] = _m5_price_matrix(to_pandas(prices, name="prices"), cal, hierarchy).ravel()
     for col in M5_EVENTS:
         if col in cal.columns:
             per_day = _as_category(cal[col].to_numpy())

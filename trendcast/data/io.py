@@ -44,7 +44,9 @@ def read_frame(path: str | Path) -> pd.DataFrame:
         )
     if not path.exists():
         raise DataValidationError(
-            "file not found.", frame=str(path), fix="check the path (relative to the current folder)."
+            "file not found.",
+            frame=str(path),
+            fix="check the path (relative to the current folder).",
         )
     return reader(path)
 

@@ -44,7 +44,9 @@ class Workspace:
         """Stores ``frame`` (pandas or polars) as table ``name``, replacing any previous one."""
         self.write_many({name: frame}, kind=kind, meta=meta)
 
-    def write_many(self, frames: dict[str, Any], *, kind: str = "dataset", meta: dict | None = None):
+    def write_many(
+        self, frames: dict[str, Any], *, kind: str = "dataset", meta: dict | None = None
+    ):
         """Stores several tables in one transaction: all of them land, or none."""
         for name in frames:
             _check_name(name)
@@ -101,7 +103,11 @@ class Workspace:
         """Stores sales and side frames as ``{name}_sales``, ``{name}_static``, ... at once."""
         frames = {f"{name}_sales": data.sales}
         frames.update(
-            {f"{name}_{part}": getattr(data, part) for part in _SIDE_FRAMES if getattr(data, part) is not None}
+            {
+                f"{name}_{part}": getattr(data, part)
+                for part in _SIDE_FRAMES
+                if getattr(data, part) is not None
+            }
         )
         meta = {"freq": data.freq, "columns": asdict(data.columns), "report": data.report}
         self.write_many(frames, kind="shop", meta=meta)

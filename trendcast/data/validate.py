@@ -125,7 +125,9 @@ def validate_sales(
     report = [] if report is None else report
     df = _as_frame(sales, "sales")
     id_col, time_col, target_col = columns.id_col, columns.time_col, columns.target_col
-    _require_columns(df, "sales", {"id_col": id_col, "time_col": time_col, "target_col": target_col})
+    _require_columns(
+        df, "sales", {"id_col": id_col, "time_col": time_col, "target_col": target_col}
+    )
     if len(df) > MAX_ROWS:
         raise DataValidationError(
             f"{len(df):,} rows exceed the limit of {MAX_ROWS:,}.",
@@ -195,7 +197,12 @@ def validate_reviews(reviews: Any, ids: pd.Index, columns: Columns = Columns()) 
     _require_columns(
         df,
         "reviews",
-        {"id_col": columns.id_col, "time_col": columns.time_col, "rating": "rating", "text": "text"},
+        {
+            "id_col": columns.id_col,
+            "time_col": columns.time_col,
+            "rating": "rating",
+            "text": "text",
+        },
     )
     df = df.copy()
     _check_ids(df, columns.id_col, "reviews")
@@ -236,8 +243,10 @@ def _require_columns(df: pd.DataFrame, frame: str, needed: dict[str, str]) -> No
         guess = difflib.get_close_matches(name, present, n=1, cutoff=0.6)
         guess = guess or [c for c in present if c.lower() in aliases.get(role, ())][:1]
         hint = f"did you mean '{guess[0]}'? " if guess else ""
-        how = f"pass {role}='{guess[0] if guess else '<your column>'}'" if role in aliases else (
-            f"add a '{name}' column"
+        how = (
+            f"pass {role}='{guess[0] if guess else '<your column>'}'"
+            if role in aliases
+            else (f"add a '{name}' column")
         )
         raise DataValidationError(
             f"missing. The frame has columns {present}.",

@@ -143,8 +143,12 @@ def score_backtest(
     table = {
         "WAPE": metrics.wape(df, list(models), pooled=True, **keywords).iloc[0],
         "MASE": metrics.mase(
-            scored, list(models), seasonality=seasonality, train_df=train,
-            time_col=columns.time_col, **keywords,
+            scored,
+            list(models),
+            seasonality=seasonality,
+            train_df=train,
+            time_col=columns.time_col,
+            **keywords,
         ).mean(numeric_only=True),
         "MAE": metrics.mae(df, list(models), **keywords).mean(numeric_only=True),
         "RMSE": metrics.rmse(df, list(models), **keywords).mean(numeric_only=True),

@@ -42,7 +42,9 @@ class Model:
 
     def predict(self, h: int, quantiles: Sequence[float] = ()) -> Prediction:
         if not hasattr(self, "n_series_"):
-            raise RuntimeError(f"{self.alias} is not fitted yet: call fit(...) before predict(...).")
+            raise RuntimeError(
+                f"{self.alias} is not fitted yet: call fit(...) before predict(...)."
+            )
         if h < 1:
             raise ValueError(f"horizon h must be a positive number of periods, got {h}.")
         prediction = self._predict(h, tuple(quantiles))
@@ -63,7 +65,9 @@ class Model:
         return f"{type(self).__name__}({params})"
 
 
-def normal_quantiles(mean: np.ndarray, sigma: np.ndarray, quantiles: tuple[float, ...]) -> np.ndarray:
+def normal_quantiles(
+    mean: np.ndarray, sigma: np.ndarray, quantiles: tuple[float, ...]
+) -> np.ndarray:
     """Quantiles (n, h, k) of normal forecast distributions with the given mean and sigma (n, h)."""
     z = norm.ppf(np.asarray(quantiles, dtype=float))
     return mean[..., None] + sigma[..., None] * z

@@ -46,7 +46,9 @@ class StatsForecastModel(Model):
         for n_windows in np.unique(windows):
             group = windows == n_windows
             part = data.head(data.lengths, select=group)
-            mean[group], stacked[group] = self._run(part, self._make(h, int(n_windows)), h, quantiles)
+            mean[group], stacked[group] = self._run(
+                part, self._make(h, int(n_windows)), h, quantiles
+            )
         return Prediction(mean, stacked if quantiles else None)
 
     def _run(self, data: SeriesArrays, model, h: int, quantiles: tuple[float, ...]):
@@ -84,7 +86,12 @@ class ETS(StatsForecastModel):
     def __init__(
         self, *, season_length: int = 7, model: str = "ZNA", alias: str = "ETS", n_jobs: int = 1
     ):
-        self.season_length, self.model, self.alias, self.n_jobs = season_length, model, alias, n_jobs
+        self.season_length, self.model, self.alias, self.n_jobs = (
+            season_length,
+            model,
+            alias,
+            n_jobs,
+        )
 
     def _make(self, h: int, n_windows: int):
         from statsforecast.models import AutoETS

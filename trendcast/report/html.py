@@ -54,13 +54,14 @@ def write_report(
         history_periods: periods of history shown before each forecast.
     """
     id_col = columns.id_col
-    top = (
-        history.groupby(id_col, observed=True)[columns.target_col].sum().nlargest(n_series).index
-    )
+    top = history.groupby(id_col, observed=True)[columns.target_col].sum().nlargest(n_series).index
     figures = [
-        ("Forecasts of the best-selling series", _forecast_figure(
-            history, forecasts, top, best_model, quantiles, columns, history_periods
-        )),
+        (
+            "Forecasts of the best-selling series",
+            _forecast_figure(
+                history, forecasts, top, best_model, quantiles, columns, history_periods
+            ),
+        ),
         ("Total demand in the backtest windows", _total_figure(backtest, scores.index, columns)),
         ("Error distribution in the backtest", _error_figure(backtest, scores.index, columns)),
     ]
@@ -108,21 +109,58 @@ def _forecast_figure(history, forecasts, ids, model, quantiles, columns, history
         past = history[history[id_col] == series_id].tail(history_periods)
         future = forecasts[forecasts[id_col] == series_id]
         first = k == 0
-        fig.add_trace(go.Scatter(x=past[time_col], y=past[target_col], name="history",
-                                 line={"color": "#334e68", "width": 1}, showlegend=first,
-                                 legendgroup="history"), row=row, col=col)
+        fig.add_trace(
+            go.Scatter(
+                x=past[time_col],
+                y=past[target_col],
+                name="history",
+                line={"color": "#334e68", "width": 1},
+                showlegend=first,
+                legendgroup="history",
+            ),
+            row=row,
+            col=col,
+        )
         if lo is not None:
             band = f"{min(quantiles):g}-{max(quantiles):g} quantiles"
-            fig.add_trace(go.Scatter(x=future[time_col], y=future[hi], line={"width": 0},
-                                     showlegend=False, hoverinfo="skip", legendgroup="band"),
-                          row=row, col=col)
-            fig.add_trace(go.Scatter(x=future[time_col], y=future[lo], fill="tonexty",
-                                     fillcolor="rgba(240,180,41,0.3)", line={"width": 0},
-                                     name=band, showlegend=first, legendgroup="band"),
-                          row=row, col=col)
-        fig.add_trace(go.Scatter(x=future[time_col], y=future[model], name=f"{model} forecast",
-                                 line={"color": "#cb6e17", "width": 2}, showlegend=first,
-                                 legendgroup="forecast"), row=row, col=col)
+            fig.add_trace(
+                go.Scatter(
+                    x=future[time_col],
+                    y=future[hi],
+                    line={"width": 0},
+                    showlegend=False,
+                    hoverinfo="skip",
+                    legendgroup="band",
+                ),
+                row=row,
+                col=col,
+            )
+            fig.add_trace(
+                go.Scatter(
+                    x=future[time_col],
+                    y=future[lo],
+                    fill="tonexty",
+                    fillcolor="rgba(240,180,41,0.3)",
+                    line={"width": 0},
+                    name=band,
+                    showlegend=first,
+                    legendgroup="band",
+                ),
+                row=row,
+                col=col,
+            )
+        fig.add_trace(
+            go.Scatter(
+                x=future[time_col],
+                y=future[model],
+                name=f"{model} forecast",
+                line={"color": "#cb6e17", "width": 2},
+                showlegend=first,
+                legendgroup="forecast",
+            ),
+            row=row,
+            col=col,
+        )
     fig.update_layout(height=280 * n_rows, margin={"t": 40, "b": 20}, template="plotly_white")
     return fig
 
@@ -132,11 +170,16 @@ def _total_figure(backtest, models, columns):
 
     totals = backtest.groupby(columns.time_col)[[columns.target_col, *models]].sum()
     fig = go.Figure()
-    fig.add_trace(go.Scatter(x=totals.index, y=totals[columns.target_col], name="actual",
-                             line={"color": "#102a43", "width": 3}))
+    fig.add_trace(
+        go.Scatter(
+            x=totals.index,
+            y=totals[columns.target_col],
+            name="actual",
+            line={"color": "#102a43", "width": 3},
+        )
+    )
     for model in models:
-        fig.add_trace(go.Scatter(x=totals.index, y=totals[model], name=model,
-                                 line={"width": 1.5}))
+        fig.add_trace(go.Scatter(x=totals.index, y=totals[model], name=model, line={"width": 1.5}))
     fig.update_layout(height=380, template="plotly_white", margin={"t": 20})
     return fig
 
@@ -144,13 +187,22 @@ def _total_figure(backtest, models, columns):
 def _error_figure(backtest, models, columns):
     import plotly.graph_objects as go
 
-    key = [columns.id_col, "cutoff"]
+    keys = [backtest[columns.id_col], backtest["cutoff"]]
+    volume = backtest[columns.target_col].groupby(keys).sum().replace(0, np.nan)
     fig = go.Figure()
+    upper = 0.0
     for model in models:
         errors = (backtest[model] - backtest[columns.target_col]).abs()
-        volume = backtest[columns.target_col].groupby([backtest[k] for k in key]).sum()
-        wape = errors.groupby([backtest[k] for k in key]).sum() / volume.replace(0, np.nan)
-        fig.add_trace(go.Box(y=wape.dropna(), name=model, boxpoints=False))
-    fig.update_layout(height=380, template="plotly_white", yaxis_title="WAPE per series and window",
-                      margin={"t": 20}, showlegend=False)
+        wape = (errors.groupby(keys).sum() / volume).dropna()
+        upper = max(upper, float(wape.quantile(0.95)) if len(wape) else 0.0)
+        fig.add_trace(go.Box(y=wape, name=model, boxpoints=False))
+    # Tiny series have huge relative errors; the axis shows the bulk (95% of values).
+    fig.update_layout(
+        height=380,
+        template="plotly_white",
+        yaxis_title="WAPE per series and window",
+        yaxis_range=[0, 1.1 * upper or 1],
+        margin={"t": 20},
+        showlegend=False,
+    )
     return fig
