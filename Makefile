@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 EXTRAS ?= dev
 OUT ?= trendcast-demo
 
-.PHONY: demo test lint bench-m5 clean
+.PHONY: demo test lint bench-m5 browser clean
 
 $(VENV)/.installed-$(EXTRAS): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,8 +18,15 @@ $(VENV)/.installed-$(EXTRAS): pyproject.toml
 demo: $(VENV)/.installed-$(EXTRAS)
 	$(VENV)/bin/trendcast demo --out $(OUT)
 
-test: $(VENV)/.installed-$(EXTRAS)
+test: $(VENV)/.installed-$(EXTRAS) browser
 	$(PY) -m pytest -n 2
+
+# Debian's Chromium renders the HTML pages in the browser tests.
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else echo "note: browser tests need Debian's chromium: sudo apt-get install chromium"; fi; }
 
 lint: $(VENV)/.installed-$(EXTRAS)
 	$(PY) -m ruff check .

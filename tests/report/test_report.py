@@ -1,0 +1,68 @@
+"""The report is a page people open: checked as text and rendered in headless Chromium."""
+
+import shutil
+import subprocess
+
+import pytest
+
+from tests.conftest import make_series
+from trendcast import Forecaster
+from trendcast.evaluation.backtest import score_backtest
+from trendcast.models import Naive, SeasonalNaive
+from trendcast.report.html import write_report
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+QUANTILES = (0.1, 0.5, 0.9)
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory):
+    sales = make_series(n_series=8, n_periods=150, amplitude=10.0, level=20.0)
+    fc = Forecaster([Naive(), SeasonalNaive()], quantiles=QUANTILES)
+    backtest = fc.backtest(sales, h=14, n_windows=2)
+    scores = score_backtest(fc.backtest_, sales, seasonality=7)
+    path = tmp_path_factory.mktemp("report") / "report.html"
+    write_report(
+        path,
+        title="test shop",
+        history=sales,
+        forecasts=fc.fit(sales).predict(14),
+        backtest=backtest,
+        scores=scores,
+        best_model="SeasonalNaive",
+        quantiles=QUANTILES,
+        notes=["8 series <generated>"],
+    )
+    return path
+
+
+def test_report_holds_scores_notes_and_plots(report):
+    page = report.read_text()
+    assert page.count("<tr") == 3  # header + two models
+    assert "class='best'><td>SeasonalNaive" in page
+    assert "8 series &lt;generated&gt;" in page  # notes are escaped
+    assert page.count("Plotly.newPlot") == 3
+    assert '<script src="http' not in page  # plotly.js is embedded, the file opens offline
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (make test installs it)")
+def test_report_renders_in_headless_chromium(report, tmp_path):
+    command = [
+        CHROMIUM,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={tmp_path}",
+        "--virtual-time-budget=5000",
+        "--dump-dom",
+        report.as_uri(),
+    ]
+    dom = subprocess.run(command, capture_output=True, text=True, timeout=120).stdout
+    assert dom.count('class="plotly-graph-div js-plotly-plot"') == 3
+    assert dom.count('class="main-svg"') >= 6  # plotly drew SVG, so the scripts ran
+    assert "SeasonalNaive forecast" in dom and "0.1-0.9 quantiles" in dom
