@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 EXTRAS ?= dev
 OUT ?= trendcast-demo
 
-.PHONY: demo test lint bench-m5 browser clean
+.PHONY: demo test lint bench-env bench-m5 browser clean
 
 $(VENV)/.installed-$(EXTRAS): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -32,8 +32,20 @@ lint: $(VENV)/.installed-$(EXTRAS)
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 
-bench-m5: $(VENV)/.installed-$(EXTRAS)
-	$(PY) benchmarks/m5_baselines.py
+# Benchmarks run in their own environment, beside the peer libraries they compare against.
+BENCH_VENV := .venv-bench
+BENCH_PY := $(BENCH_VENV)/bin/python
+
+$(BENCH_VENV)/.installed: pyproject.toml benchmarks/requirements.txt
+	$(PYTHON) -m venv $(BENCH_VENV)
+	$(BENCH_PY) -m pip install --quiet --upgrade pip
+	$(BENCH_PY) -m pip install --quiet -e . -r benchmarks/requirements.txt
+	touch $@
+
+bench-env: $(BENCH_VENV)/.installed
+
+bench-m5: bench-env
+	$(BENCH_PY) benchmarks/m5_baselines.py
 
 clean:
-	rm -rf $(VENV) $(OUT) .pytest_cache
+	rm -rf $(VENV) $(BENCH_VENV) $(OUT) .pytest_cache

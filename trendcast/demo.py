@@ -11,6 +11,7 @@ from trendcast.data.io import write_frame
 from trendcast.data.simulate import simulate_shop
 from trendcast.data.store import Workspace
 from trendcast.evaluation.backtest import score_backtest
+from trendcast.evaluation.explain import group_importance
 from trendcast.forecaster import Forecaster, season_length
 from trendcast.report.html import write_report
 
@@ -44,21 +45,26 @@ def run_demo(
     ``forecasts.parquet``, ``backtest.parquet``, ``scores.csv`` and ``report.html``.
     """
     out = Path(out_dir)
-    shop = simulate_shop(n_items=n_items, n_stores=n_stores, n_periods=n_periods, seed=seed)
+    # The shop's plan for the forecast days (prices, promotions, events) is known in advance.
+    shop = simulate_shop(
+        n_items=n_items, n_stores=n_stores, n_periods=n_periods, seed=seed, future_periods=horizon
+    )
     data = shop.data
     sales = data.sales
     workspace = Workspace(out / "trendcast.duckdb")
     workspace.write_shop("sample", data)
 
     forecaster = Forecaster(quantiles=DEMO_QUANTILES, progress=progress)
-    backtest = forecaster.backtest(sales, h=horizon, n_windows=n_windows)
+    side = {"static": data.static, "dynamic": data.dynamic}
+    backtest = forecaster.backtest(sales, h=horizon, n_windows=n_windows, **side)
     scores = score_backtest(
         forecaster.backtest_,
         sales,
         seasonality=season_length(data.freq),
     )
     best = str(scores["WAPE"].idxmin())
-    forecasts = forecaster.fit(sales).predict(horizon)
+    forecasts = forecaster.fit(sales, **side).predict(horizon)
+    drivers = group_importance(forecaster.models_[0].feature_importance())
 
     summary = {
         "series": sales["unique_id"].nunique(),
@@ -94,5 +100,6 @@ def run_demo(
         best_model=best,
         quantiles=DEMO_QUANTILES,
         notes=notes,
+        drivers=drivers,
     )
     return DemoResult(scores=scores, best_model=best, files=files, summary=summary)

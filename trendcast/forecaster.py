@@ -8,7 +8,7 @@ from typing import Any
 
 from trendcast._frames import like
 from trendcast._progress import progress_bar
-from trendcast.data.arrays import SeriesArrays
+from trendcast.data.arrays import Covariates, SeriesArrays
 from trendcast.data.contract import ShopData
 from trendcast.data.validate import validate
 from trendcast.evaluation.backtest import Backtest, backtest
@@ -23,14 +23,17 @@ def season_length(freq: str) -> int:
 
 
 def default_models(freq: str) -> list[Model]:
-    """The baseline and classical line-up, set for the data's frequency."""
+    """The line-up, set for the data's frequency: global LightGBM first, then the baselines and
+    classical models it is measured against."""
     from trendcast.models.baselines import MovingAverage, Naive, SeasonalNaive
     from trendcast.models.classical import ADIDA, ETS, IMAPA, TSB, Croston
+    from trendcast.models.gbm import LightGBM
 
     m = season_length(freq)
     # statsforecast's ETS allows seasons up to 24 periods; weekly data gets a non-seasonal ETS.
     ets = ETS(season_length=m, model="ZNA") if m <= 24 else ETS(season_length=1, model="ZNN")
     return [
+        LightGBM(),
         Naive(),
         SeasonalNaive(season_length=m),
         MovingAverage(window={"D": 28, "MS": 6}.get(freq, 8)),
@@ -52,6 +55,7 @@ def models_by_name(names: Sequence[str], freq: str) -> list[Model]:
 
 
 _NAMES = {
+    "LightGBM": "lightgbm",
     "Naive": "naive",
     "SeasonalNaive": "seasonal_naive",
     "MovingAverage": "moving_average",
@@ -114,7 +118,9 @@ class Forecaster:
         self.models_ = []
         with progress_bar(len(self.templates_), "fit", enabled=self.progress) as advance:
             for model in self.templates_:
-                self.models_.append(copy.deepcopy(model).fit(self.arrays_))
+                self.models_.append(
+                    copy.deepcopy(model).fit(self.arrays_, self._covariates(self.data_))
+                )
                 advance(model.alias)
         return self
 
@@ -161,6 +167,7 @@ class Forecaster:
             step=step,
             quantiles=self._check_quantiles(quantiles),
             min_history=2 * season_length(data.freq) if min_history is None else min_history,
+            covariates=self._covariates(data),
             columns=data.columns,
             progress=self.progress,
         )
@@ -181,7 +188,13 @@ class Forecaster:
         models = default_models(data.freq) if self.models is None else list(self.models)
         _check_models(models)
         self.templates_, self._input = models, df
+        # The first model of the line-up is the recommended one (the default: LightGBM).
+        self.default_alias_ = models[0].alias
         return data
+
+    @staticmethod
+    def _covariates(data: ShopData) -> Covariates:
+        return Covariates(static=data.static, dynamic=data.dynamic, columns=data.columns)
 
     def _check_quantiles(self, quantiles: Sequence[float] | None) -> tuple[float, ...]:
         quantiles = tuple(self.quantiles if quantiles is None else quantiles)

@@ -18,7 +18,7 @@ class Spy(Model):
     def __init__(self, *, alias: str = "Spy"):
         self.alias = alias
 
-    def _fit(self, data: SeriesArrays) -> None:
+    def _fit(self, data: SeriesArrays, covariates) -> None:
         Spy.seen.append((data.last_ds.max(), data.values.copy()))
         self.last_ = data.last_values(1)[:, 0]
 

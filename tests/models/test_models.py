@@ -7,9 +7,29 @@ import pytest
 from tests.conftest import make_series
 from trendcast.data.arrays import SeriesArrays
 from trendcast.data.validate import validate
-from trendcast.models import ADIDA, ETS, IMAPA, TSB, Croston, MovingAverage, Naive, SeasonalNaive
+from trendcast.models import (
+    ADIDA,
+    ETS,
+    IMAPA,
+    TSB,
+    Croston,
+    LightGBM,
+    MovingAverage,
+    Naive,
+    SeasonalNaive,
+)
 
-ALL_MODELS = [Naive(), SeasonalNaive(), MovingAverage(), ETS(), Croston(), TSB(), ADIDA(), IMAPA()]
+ALL_MODELS = [
+    Naive(),
+    SeasonalNaive(),
+    MovingAverage(),
+    ETS(),
+    Croston(),
+    TSB(),
+    ADIDA(),
+    IMAPA(),
+    LightGBM(n_estimators=60),
+]
 QUANTILES = (0.05, 0.1, 0.5, 0.9, 0.95)
 
 
@@ -42,7 +62,9 @@ def test_model_contract(model, train_test):
     np.testing.assert_allclose(again.fit(train).predict(28).mean, prediction.mean)
 
 
-@pytest.mark.parametrize("model", [SeasonalNaive(), ETS()], ids=lambda m: m.alias)
+@pytest.mark.parametrize(
+    "model", [SeasonalNaive(), ETS(), LightGBM(n_estimators=100)], ids=lambda m: m.alias
+)
 def test_seasonal_models_beat_naive_on_seasonal_data(model, train_test):
     train, test = train_test
     naive_error = np.abs(Naive().fit(train).predict(28).mean - test).mean()

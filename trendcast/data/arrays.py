@@ -118,3 +118,19 @@ class SeriesArrays:
                 columns.target_col: self.values,
             }
         )
+
+
+@dataclass
+class Covariates:
+    """Side frames for models that use them (validated, long format).
+
+    Attributes:
+        static: one row per series.
+        dynamic: one row per series and period; rows past the sales hold known future values
+            (price plans, promotions, events).
+        columns: names of the id and time columns.
+    """
+
+    static: pd.DataFrame | None = None
+    dynamic: pd.DataFrame | None = None
+    columns: Columns = Columns()

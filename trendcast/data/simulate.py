@@ -302,6 +302,7 @@ def simulate_shop(
     freq: str = "D",
     seed: int = 0,
     reviews: bool = True,
+    future_periods: int = 0,
 ) -> SampleShop:
     """Simulates a shop with known demand: many items in several stores, with prices, promotions,
     events, stock-outs, a browsing funnel, product text and reviews.
@@ -319,6 +320,10 @@ def simulate_shop(
         freq: ``"D"`` or a weekly alias such as ``"W-SUN"`` (``"W"`` means ``"W-SUN"``).
         seed: seed of the random generator; the same arguments give identical frames.
         reviews: whether to simulate the reviews frame.
+        future_periods: periods simulated past the sales, as a shop knows them in advance:
+            ``data.dynamic`` gets their planned price, promotion and events (behaviour and
+            availability, not known in advance, are NaN there) and ``truth.demand`` their
+            demand, so forecasts can be scored against the truth.
 
     Returns:
         A `SampleShop`. ``data.sales`` has ``unique_id, ds, y`` (float32 counts);
@@ -335,7 +340,9 @@ def simulate_shop(
         >>> bool((shop.data.sales["y"] >= 0).all())
         True
     """
-    cal = _calendar(start=start, n_periods=n_periods, freq=freq)
+    if not isinstance(future_periods, (int, np.integer)) or future_periods < 0:
+        raise ValueError(f"`future_periods` must be an integer >= 0, got {future_periods!r}.")
+    cal = _calendar(start=start, n_periods=n_periods + future_periods, freq=freq)
     for name, value in (("n_items", n_items), ("n_stores", n_stores)):
         if not isinstance(value, (int, np.integer)) or value < 1:
             raise ValueError(f"`{name}` must be a positive integer, got {value!r}.")
@@ -431,12 +438,33 @@ def simulate_shop(
     review_frame = None
     if reviews:
         review_frame = _review_frame(block_reviews, uid_categories, cal)
+    if future_periods:
+        sales, static, dynamic, review_frame = _split_future(
+            sales, static, dynamic, review_frame, cal["labels"][n_periods]
+        )
     data = ShopData(
         sales=sales, freq=cal["freq"], static=static, dynamic=dynamic, reviews=review_frame
     )
     return SampleShop(
         data=data, truth=GroundTruth(series=series, demand=demand, events=ev["truth"])
     )
+
+
+def _split_future(sales, static, dynamic, reviews, first_future):
+    """Cuts sales and reviews at ``first_future``; dynamic keeps the plannable future."""
+    past = sales["ds"] < first_future
+    sales = sales[past].reset_index(drop=True)
+    # Items launched in the future have no sales yet, so no place in the side frames either.
+    listed = sales["unique_id"].unique()
+    static = static[static["unique_id"].isin(listed)].reset_index(drop=True)
+    dynamic = dynamic[dynamic["unique_id"].isin(listed)].reset_index(drop=True)
+    future = dynamic["ds"] >= first_future
+    for name in ("in_stock", "views", "clicks", "add_to_carts"):
+        dynamic[name] = dynamic[name].astype(np.float32)
+        dynamic.loc[future, name] = np.nan
+    if reviews is not None:
+        reviews = reviews[reviews["ds"] < first_future].reset_index(drop=True)
+    return sales, static, dynamic, reviews
 
 
 def _calendar(*, start: str, n_periods: int, freq: str) -> dict:

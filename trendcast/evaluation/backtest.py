@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from trendcast._progress import progress_bar
-from trendcast.data.arrays import SeriesArrays, period_index, shift_periods
+from trendcast.data.arrays import Covariates, SeriesArrays, period_index, shift_periods
 from trendcast.data.contract import Columns
 from trendcast.models.base import Model, predictions_to_frame
 
@@ -57,6 +57,7 @@ def backtest(
     step: int | None = None,
     quantiles: Sequence[float] = (),
     min_history: int = 1,
+    covariates: Covariates | None = None,
     columns: Columns = Columns(),
     progress: bool = False,
 ) -> Backtest:
@@ -71,6 +72,9 @@ def backtest(
         quantiles: quantile levels to forecast.
         min_history: series with fewer values before a cutoff are left out of that window
             (counted in ``Backtest.excluded``).
+        covariates: static and dynamic frames for models that use them. Dynamic rows after a
+            cutoff count as known in advance (price plans, promotions, events); models use
+            other dynamic columns only up to the cutoff.
         columns: output column names.
         progress: show a progress bar.
 
@@ -94,7 +98,7 @@ def backtest(
             history = data.head(keep, select=select)
             predictions = {}
             for model in models:
-                fitted = copy.deepcopy(model).fit(history)
+                fitted = copy.deepcopy(model).fit(history, covariates)
                 predictions[model.alias] = fitted.predict(h, quantiles)
                 advance(f"{cutoff:%Y-%m-%d} {model.alias}")
             window = predictions_to_frame(history, predictions, h, quantiles, columns)

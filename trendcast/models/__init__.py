@@ -3,11 +3,13 @@
 from trendcast.models.base import Model, Prediction
 from trendcast.models.baselines import MovingAverage, Naive, SeasonalNaive
 from trendcast.models.classical import ADIDA, ETS, IMAPA, TSB, Croston
+from trendcast.models.gbm import LightGBM
 
 __all__ = [
     "ADIDA",
     "ETS",
     "IMAPA",
+    "LightGBM",
     "TSB",
     "Croston",
     "Model",

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import norm
 
-from trendcast.data.arrays import SeriesArrays
+from trendcast.data.arrays import Covariates, SeriesArrays
 from trendcast.data.contract import Columns, quantile_column
 
 
@@ -30,13 +30,14 @@ class Prediction:
 class Model:
     """Base class. Subclasses set ``alias`` and implement `_fit` and `_predict`.
 
-    ``__init__`` only stores hyperparameters; learned state ends in ``_``.
+    ``__init__`` only stores hyperparameters; learned state ends in ``_``. Models that use
+    static or dynamic covariates read them from the ``covariates`` given to `fit`.
     """
 
     alias: str = "Model"
 
-    def fit(self, data: SeriesArrays) -> Model:
-        self._fit(data)
+    def fit(self, data: SeriesArrays, covariates: Covariates | None = None) -> Model:
+        self._fit(data, covariates or Covariates())
         self.n_series_ = data.n_series
         return self
 
@@ -54,7 +55,7 @@ class Model:
             prediction.quantiles = np.sort(np.maximum(prediction.quantiles, 0.0), axis=-1)
         return prediction
 
-    def _fit(self, data: SeriesArrays) -> None:
+    def _fit(self, data: SeriesArrays, covariates: Covariates) -> None:
         raise NotImplementedError
 
     def _predict(self, h: int, quantiles: tuple[float, ...]) -> Prediction:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from trendcast.data.arrays import SeriesArrays
+from trendcast.data.arrays import Covariates, SeriesArrays
 from trendcast.models.base import Model, Prediction, normal_quantiles
 
 
@@ -36,7 +36,7 @@ class Naive(Model):
     def __init__(self, *, alias: str = "Naive"):
         self.alias = alias
 
-    def _fit(self, data: SeriesArrays) -> None:
+    def _fit(self, data: SeriesArrays, covariates: Covariates) -> None:
         self.last_ = data.last_values(1)[:, 0]
         self.sigma_ = _residual_sigma(data, 1)
 
@@ -57,7 +57,7 @@ class SeasonalNaive(Model):
         self.season_length = season_length
         self.alias = alias
 
-    def _fit(self, data: SeriesArrays) -> None:
+    def _fit(self, data: SeriesArrays, covariates: Covariates) -> None:
         season = data.last_values(self.season_length)
         last = data.last_values(1)
         self.season_ = np.where(np.isnan(season), last, season)
@@ -77,7 +77,7 @@ class MovingAverage(Model):
         self.window = window
         self.alias = alias
 
-    def _fit(self, data: SeriesArrays) -> None:
+    def _fit(self, data: SeriesArrays, covariates: Covariates) -> None:
         recent = data.last_values(self.window)
         self.level_ = np.nanmean(recent, axis=1)
         count = np.sum(~np.isnan(recent), axis=1)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from trendcast.data.arrays import SeriesArrays
+from trendcast.data.arrays import Covariates, SeriesArrays
 from trendcast.models.base import Model, Prediction
 
 
@@ -34,7 +34,7 @@ class StatsForecastModel(Model):
         """Conformal windows per series; 0 where the model has no conformal intervals."""
         return np.zeros(len(lengths), dtype=np.int64)
 
-    def _fit(self, data: SeriesArrays) -> None:
+    def _fit(self, data: SeriesArrays, covariates: Covariates) -> None:
         # statsforecast fits and forecasts in one pass, so fitting keeps the data for predict.
         self.data_ = data
 

@@ -35,6 +35,7 @@ def write_report(
     best_model: str,
     quantiles: Sequence[float],
     notes: Sequence[str] = (),
+    drivers: pd.Series | None = None,
     columns: Columns = Columns(),
     n_series: int = 6,
     history_periods: int = 120,
@@ -50,6 +51,7 @@ def write_report(
         best_model: the alias whose forecasts are plotted.
         quantiles: forecast quantiles; the outermost pair draws the band.
         notes: lines shown under the title (data summary, what validation changed).
+        drivers: share of the recommended model's feature importance per group of features.
         n_series: how many of the best-selling series to plot.
         history_periods: periods of history shown before each forecast.
     """
@@ -65,6 +67,8 @@ def write_report(
         ("Total demand in the backtest windows", _total_figure(backtest, scores.index, columns)),
         ("Error distribution in the backtest", _error_figure(backtest, scores.index, columns)),
     ]
+    if drivers is not None:
+        figures.append(("What drives the forecasts", _drivers_figure(drivers)))
     parts = [
         f"<h1>{html.escape(title)}</h1>",
         "".join(f"<p class='note'>{html.escape(n)}</p>" for n in notes),
@@ -81,6 +85,23 @@ def write_report(
         f"<style>{_STYLE}</style></head><body>{''.join(parts)}</body></html>"
     )
     return atomic_write(path, lambda tmp: tmp.write_text(page, encoding="utf-8"))
+
+
+def _drivers_figure(drivers: pd.Series):
+    import plotly.graph_objects as go
+
+    ordered = drivers.sort_values()
+    fig = go.Figure(
+        go.Bar(x=ordered.to_numpy(), y=ordered.index, orientation="h", marker_color="#2680c2")
+    )
+    fig.update_layout(
+        height=60 + 40 * len(ordered),
+        template="plotly_white",
+        xaxis_title="share of total gain",
+        xaxis_tickformat=".0%",
+        margin={"t": 20},
+    )
+    return fig
 
 
 def _scores_table(scores: pd.DataFrame, best_model: str) -> str:

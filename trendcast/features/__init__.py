@@ -1,0 +1,1 @@
+"""Features computed on grouped arrays: target lags and windows, calendar, covariates."""
