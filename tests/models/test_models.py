@@ -132,3 +132,12 @@ def test_seasonal_naive_repeats_the_last_season():
 def test_horizon_must_be_positive(train_test):
     with pytest.raises(ValueError, match="positive"):
         Naive().fit(train_test[0]).predict(0)
+
+
+def test_seasonal_naive_on_short_series_has_naive_intervals():
+    df = make_series(n_series=3, n_periods=20, seed=4)
+    train = arrays(df)
+    short = SeasonalNaive(season_length=52).fit(train).predict(5, (0.05, 0.95))
+    naive = Naive().fit(train).predict(5, (0.05, 0.95))
+    np.testing.assert_allclose(short.quantiles, naive.quantiles)
+    assert (short.quantiles[..., 1] > short.quantiles[..., 0]).any()

@@ -14,9 +14,9 @@ from trendcast.models.base import Model, Prediction, normal_quantiles
 
 
 def _residual_sigma(data: SeriesArrays, lag: int) -> np.ndarray:
-    """Per-series standard deviation of ``y_t - y_{t-lag}`` (0 where fewer than two values)."""
+    """Per-series RMS of ``y_t - y_{t-lag}``; NaN where the series is not longer than ``lag``."""
     lengths = data.lengths
-    sigma = np.zeros(data.n_series)
+    sigma = np.full(data.n_series, np.nan)
     position = np.arange(len(data.values)) - np.repeat(data.indptr[:-1], lengths)
     has_lag = position >= lag
     diffs = data.values[has_lag] - data.values[np.flatnonzero(has_lag) - lag]
@@ -38,7 +38,8 @@ class Naive(Model):
 
     def _fit(self, data: SeriesArrays, covariates: Covariates) -> None:
         self.last_ = data.last_values(1)[:, 0]
-        self.sigma_ = _residual_sigma(data, 1)
+        # A single observation gives no spread: its interval is a point.
+        self.sigma_ = np.nan_to_num(_residual_sigma(data, 1))
 
     def _predict(self, h: int, quantiles: tuple[float, ...]) -> Prediction:
         mean = np.repeat(self.last_[:, None], h, axis=1)
@@ -49,8 +50,8 @@ class Naive(Model):
 class SeasonalNaive(Model):
     """The value one season earlier; sigma_h = sigma * sqrt(floor((h - 1) / m) + 1).
 
-    A series shorter than one season has no seasonal history: it gets its last value, as
-    `Naive` would give.
+    A series shorter than one season has no seasonal history: it gets its last value and the
+    intervals of `Naive`.
     """
 
     def __init__(self, *, season_length: int = 7, alias: str = "SeasonalNaive"):
@@ -61,12 +62,15 @@ class SeasonalNaive(Model):
         season = data.last_values(self.season_length)
         last = data.last_values(1)
         self.season_ = np.where(np.isnan(season), last, season)
-        self.sigma_ = _residual_sigma(data, self.season_length)
+        self.seasonal_sigma_ = _residual_sigma(data, self.season_length)
+        self.naive_sigma_ = np.nan_to_num(_residual_sigma(data, 1))
 
     def _predict(self, h: int, quantiles: tuple[float, ...]) -> Prediction:
         m = self.season_length
         mean = self.season_[:, np.arange(h) % m]
-        sigma = self.sigma_[:, None] * np.sqrt(np.arange(h) // m + 1)
+        seasonal = self.seasonal_sigma_[:, None] * np.sqrt(np.arange(h) // m + 1)
+        naive = self.naive_sigma_[:, None] * np.sqrt(np.arange(1, h + 1))
+        sigma = np.where(np.isnan(seasonal), naive, seasonal)
         return Prediction(mean, normal_quantiles(mean, sigma, quantiles) if quantiles else None)
 
 
