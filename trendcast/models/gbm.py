@@ -38,6 +38,8 @@ _WEEKLY_WINDOWS = (4, 13, 26)
 _HORIZON = {"D": 28, "MS": 3}
 _WEEKLY_HORIZON = 8
 _SHRINK_POINTS = 28.0
+_MIN_SCALE = 0.1
+_PERIODS_PER_YEAR = {"D": 365, "M": 12, "W": 52}
 
 
 class LightGBM(Model):
@@ -54,6 +56,8 @@ class LightGBM(Model):
         validation: periods held out at the end of each series to choose the rounds and to
             estimate forecast dispersion (default: 28 days, 8 weeks, 3 months).
         covariate_lag: how many periods back non-plannable dynamic covariates are read.
+            Yearly calendar features (week of year, month) are used only when the history
+            spans two years or more.
         max_train_periods: train on each series' last this many periods (None: all).
         seed: random seed; with it, fits are repeatable.
         n_jobs: LightGBM threads. One by default: on a busy or small machine more threads
@@ -103,13 +107,17 @@ class LightGBM(Model):
 
     def _fit(self, data: SeriesArrays, covariates: Covariates) -> None:
         self._resolve(data.freq)
+        span = period_index(np.array([data.last_ds.max()]), data.freq)[0] - np.min(
+            period_index(data.last_ds, data.freq) - data.lengths + 1
+        )
+        self.yearly_ = bool(span >= 2 * _PERIODS_PER_YEAR.get(data.freq[0], 52))
         self._prepare_covariates(data, covariates)
         starts = row_starts(data.indptr)
         rows = self._training_rows(data, starts)
-        features = self._features(
+        features, scale = self._features(
             data.values, starts, rows, self._row_series(data)[rows], self._row_periods(data)[rows]
         )
-        target = data.values[rows]
+        target = data.values[rows] / scale
         end = np.repeat(data.indptr[1:], np.diff(data.indptr))[rows]
         held_out = rows >= end - self.validation_
         if held_out.all() or not held_out.any():
@@ -118,12 +126,15 @@ class LightGBM(Model):
                 "for validation; pass a smaller `validation` or give more history."
             )
         first = self._train(
-            features[~held_out], target[~held_out], (features[held_out], target[held_out])
+            features[~held_out],
+            target[~held_out],
+            scale[~held_out],
+            (features[held_out], target[held_out], scale[held_out]),
         )
         self.rounds_ = max(first.best_iteration, 1)
         # Out-of-sample recursive errors of the first model give the forecast dispersion.
         self.phi_ = self._dispersion(first, data)
-        self.booster_ = self._train(features, target, None, rounds=self.rounds_)
+        self.booster_ = self._train(features, target, scale, None, rounds=self.rounds_)
         self.data_ = data
         self.feature_names_ = list(features.columns)
 
@@ -167,7 +178,8 @@ class LightGBM(Model):
             raise ValueError(f"{self.alias}: no series has a sale to learn from.")
         return rows
 
-    def _train(self, features: pd.DataFrame, target: np.ndarray, valid, rounds: int | None = None):
+    def _train(self, features, target, weight, valid, rounds: int | None = None):
+        """Boosts on scaled targets, weighted by scale so that big series count as in units."""
         import lightgbm as lgb
 
         params = {
@@ -246,8 +258,9 @@ class LightGBM(Model):
         self._check_future(series, last_period, h)
         for step in range(h):
             rows = np.arange(n) * width + self.memory_ + step
-            features = self._features(values, starts, rows, series, last_period + step + 1)
-            values[rows] = np.maximum(booster.predict(features, num_threads=self.n_jobs), 0.0)
+            features, scale = self._features(values, starts, rows, series, last_period + step + 1)
+            predicted = booster.predict(features, num_threads=self.n_jobs) * scale
+            values[rows] = np.maximum(predicted, 0.0)
         return buffer[:, self.memory_ :]
 
     def _check_future(self, series: np.ndarray, last_period: np.ndarray, h: int) -> None:
@@ -268,21 +281,28 @@ class LightGBM(Model):
 
     # ------------------------------------------------------------------ features
 
-    def _features(self, values, starts, rows, series, periods) -> pd.DataFrame:
+    def _features(self, values, starts, rows, series, periods) -> tuple[pd.DataFrame, np.ndarray]:
+        """Features of ``rows`` and each row's scale (its recent mean level, floored).
+
+        Target-derived features are divided by the scale, so series of any size share one
+        pattern; the level itself stays a feature.
+        """
         stats = WindowStats(values, starts)
+        level = stats.mean(rows, self.memory_)
+        scale = np.maximum(np.nan_to_num(level), _MIN_SCALE)
         columns: dict[str, np.ndarray] = {
-            f"lag_{k}": lag(values, starts, rows, k) for k in self.lags_
+            f"lag_{k}": lag(values, starts, rows, k) / scale for k in self.lags_
         }
         for window in self.windows_:
-            columns[f"mean_{window}"] = stats.mean(rows, window)
-            columns[f"std_{window}"] = stats.std(rows, window)
-        columns["level"] = stats.mean(rows, self.memory_)
+            columns[f"mean_{window}"] = stats.mean(rows, window) / scale
+            columns[f"std_{window}"] = stats.std(rows, window) / scale
+        columns["level"] = level
         since = periods_since_positive(values, starts, rows)
         columns["since_sale"] = np.where(
             np.isnan(since), self.memory_, np.minimum(since, self.memory_)
         )
         dates = _period_dates(periods, self.freq_)
-        columns.update(calendar_features(dates, self.freq_))
+        columns.update(calendar_features(dates, self.freq_, yearly=self.yearly_))
         for name, per_series in self.static_.items():
             columns[name] = per_series[series]
         if self.dynamic_ is not None:
@@ -297,7 +317,8 @@ class LightGBM(Model):
                 if name in self.known_future_:
                     before = self.dynamic_.take(name, series, periods - 7)
                     columns[f"{name}_change"] = columns[name] / before
-        return pd.DataFrame({k: np.asarray(v, dtype=np.float32) for k, v in columns.items()})
+        frame = pd.DataFrame({k: np.asarray(v, dtype=np.float32) for k, v in columns.items()})
+        return frame, scale
 
     @staticmethod
     def _row_series(data: SeriesArrays) -> np.ndarray:

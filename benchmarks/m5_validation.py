@@ -1,0 +1,72 @@
+"""Settings of trendcast's LightGBM chosen on the M5 subset's validation month, never its test.
+
+Train d_1..d_1857, score d_1858..d_1885 (the 28 days before the test month d_1886..d_1913),
+with the same scores as the test benchmark. Each candidate is a set of LightGBM arguments.
+
+Run: ``.venv-bench/bin/python benchmarks/m5_validation.py [candidate ...]``; writes
+``benchmarks/results/m5_validation.csv`` (appending one row per candidate run).
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT.parent / "shared" / "data" / "m5" / "tiny_m5_280series.parquet"
+RESULTS = ROOT / "benchmarks" / "results" / "m5_validation.csv"
+M5_QUANTILES = (0.005, 0.025, 0.165, 0.25, 0.5, 0.75, 0.835, 0.975, 0.995)
+VALID_START = pd.Timestamp("2016-02-29")  # d_1858
+TEST_START = pd.Timestamp("2016-03-28")  # d_1886: never read here
+
+CANDIDATES = {
+    "default": {},
+    "lr05_leaves63": {"learning_rate": 0.05, "num_leaves": 63},
+    "last730": {"max_train_periods": 730},
+    "poisson": {"objective": "poisson"},
+    "tweedie1.3": {"tweedie_variance_power": 1.3},
+}
+
+
+def main(names: list[str]) -> None:
+    from trendcast import Forecaster
+    from trendcast.data.adapters import from_m5_long
+    from trendcast.evaluation import metrics
+    from trendcast.models import LightGBM
+
+    shop = from_m5_long(pd.read_parquet(DATA))
+    sales = shop.sales.assign(y=shop.sales["y"].astype(float))
+    sales = sales[sales["ds"] < TEST_START]
+    dynamic = shop.dynamic[shop.dynamic["ds"] < TEST_START]
+    train, valid = sales[sales["ds"] < VALID_START], sales[sales["ds"] >= VALID_START]
+    weights = metrics.m5_dollar_weights(train.merge(dynamic[["unique_id", "ds", "price"]]))
+    rows = []
+    for name in names:
+        started = time.perf_counter()
+        forecaster = Forecaster([LightGBM(**CANDIDATES[name])], quantiles=M5_QUANTILES)
+        forecaster.fit(train, static=shop.static, dynamic=dynamic)
+        df = valid.merge(forecaster.predict(28), on=["unique_id", "ds"])
+        df = df.rename(columns=lambda c: c.replace("LightGBM", "model"))
+        seconds = time.perf_counter() - started
+        rows.append(
+            {
+                "candidate": name,
+                "WRMSSE": metrics.wrmsse(df, ["model"], train, weights).iloc[0]["model"],
+                "WSPL": metrics.wspl(df, ["model"], list(M5_QUANTILES), train, weights).iloc[0]["model"],
+                "WAPE": metrics.wape(df, ["model"], pooled=True).iloc[0]["model"],
+                "coverage95": metrics.coverage(df, ["model"], interval=(0.025, 0.975))["model"].mean(),
+                "rounds": forecaster.models_[0].rounds_,
+                "seconds": seconds,
+                "date": pd.Timestamp.now().strftime("%Y-%m-%d"),
+            }
+        )
+        print(pd.DataFrame(rows[-1:]).round(3).to_string(index=False), flush=True)
+    table = pd.DataFrame(rows)
+    table.to_csv(RESULTS, mode="a", header=not RESULTS.exists(), index=False)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:] or list(CANDIDATES))
