@@ -1,7 +1,7 @@
-"""Settings of trendcast's LightGBM chosen on the M5 subset's validation month, never its test.
+"""trendcast's settings chosen on the M5 subset's validation month, never its test.
 
 Train d_1..d_1857, score d_1858..d_1885 (the 28 days before the test month d_1886..d_1913),
-with the same scores as the test benchmark. Each candidate is a set of LightGBM arguments.
+with the same scores as the test benchmark. Each candidate is a model (or combination).
 
 Run: ``.venv-bench/bin/python benchmarks/m5_validation.py [candidate ...]``; writes
 ``benchmarks/results/m5_validation.csv`` (appending one row per candidate run).
@@ -22,20 +22,25 @@ M5_QUANTILES = (0.005, 0.025, 0.165, 0.25, 0.5, 0.75, 0.835, 0.975, 0.995)
 VALID_START = pd.Timestamp("2016-02-29")  # d_1858
 TEST_START = pd.Timestamp("2016-03-28")  # d_1886: never read here
 
-CANDIDATES = {
-    "default": {},
-    "lr05_leaves63": {"learning_rate": 0.05, "num_leaves": 63},
-    "last730": {"max_train_periods": 730},
-    "poisson": {"objective": "poisson"},
-    "tweedie1.3": {"tweedie_variance_power": 1.3},
-}
+
+def _candidates() -> dict:
+    from trendcast.models import ETS, LightGBM, MovingAverage
+    from trendcast.models.ensemble import Ensemble
+
+    return {
+        "default": lambda: LightGBM(),
+        "lr05_leaves63": lambda: LightGBM(learning_rate=0.05, num_leaves=63),
+        "last730": lambda: LightGBM(max_train_periods=730),
+        "poisson": lambda: LightGBM(objective="poisson"),
+        "tweedie1.3": lambda: LightGBM(tweedie_variance_power=1.3),
+        "ensemble_gbm_ets_ma": lambda: Ensemble([LightGBM(), ETS(), MovingAverage()]),
+    }
 
 
 def main(names: list[str]) -> None:
     from trendcast import Forecaster
     from trendcast.data.adapters import from_m5_long
     from trendcast.evaluation import metrics
-    from trendcast.models import LightGBM
 
     shop = from_m5_long(pd.read_parquet(DATA))
     sales = shop.sales.assign(y=shop.sales["y"].astype(float))
@@ -44,21 +49,26 @@ def main(names: list[str]) -> None:
     train, valid = sales[sales["ds"] < VALID_START], sales[sales["ds"] >= VALID_START]
     weights = metrics.m5_dollar_weights(train.merge(dynamic[["unique_id", "ds", "price"]]))
     rows = []
-    for name in names:
+    candidates = _candidates()
+    for name in names or list(candidates):
         started = time.perf_counter()
-        forecaster = Forecaster([LightGBM(**CANDIDATES[name])], quantiles=M5_QUANTILES)
+        model = candidates[name]()
+        forecaster = Forecaster([model], quantiles=M5_QUANTILES)
         forecaster.fit(train, static=shop.static, dynamic=dynamic)
         df = valid.merge(forecaster.predict(28), on=["unique_id", "ds"])
-        df = df.rename(columns=lambda c: c.replace("LightGBM", "model"))
+        df = df.rename(columns={c: c.replace(model.alias, "model") for c in df.columns})
         seconds = time.perf_counter() - started
         rows.append(
             {
                 "candidate": name,
                 "WRMSSE": metrics.wrmsse(df, ["model"], train, weights).iloc[0]["model"],
-                "WSPL": metrics.wspl(df, ["model"], list(M5_QUANTILES), train, weights).iloc[0]["model"],
+                "WSPL": metrics.wspl(df, ["model"], list(M5_QUANTILES), train, weights).iloc[0][
+                    "model"
+                ],
                 "WAPE": metrics.wape(df, ["model"], pooled=True).iloc[0]["model"],
-                "coverage95": metrics.coverage(df, ["model"], interval=(0.025, 0.975))["model"].mean(),
-                "rounds": forecaster.models_[0].rounds_,
+                "coverage95": metrics.coverage(df, ["model"], interval=(0.025, 0.975))[
+                    "model"
+                ].mean(),
                 "seconds": seconds,
                 "date": pd.Timestamp.now().strftime("%Y-%m-%d"),
             }
@@ -69,4 +79,4 @@ def main(names: list[str]) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:] or list(CANDIDATES))
+    main(sys.argv[1:])

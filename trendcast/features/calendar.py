@@ -6,7 +6,9 @@ import numpy as np
 import pandas as pd
 
 
-def calendar_features(dates: np.ndarray, freq: str, *, yearly: bool = True) -> dict[str, np.ndarray]:
+def calendar_features(
+    dates: np.ndarray, freq: str, *, yearly: bool = True
+) -> dict[str, np.ndarray]:
     """Day of week and day of month (daily data); week of year and month when ``yearly``.
 
     Yearly features need history that covers each part of the year more than once; on shorter

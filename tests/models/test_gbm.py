@@ -1,0 +1,131 @@
+"""The global LightGBM forecaster recovers the sample shop's known structure."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from trendcast import Forecaster, simulate_shop
+from trendcast.data.arrays import Covariates, SeriesArrays
+from trendcast.data.validate import validate
+from trendcast.evaluation.explain import group_importance
+from trendcast.models import LightGBM, MovingAverage, SeasonalNaive
+
+H = 14
+
+
+@pytest.fixture(scope="module")
+def shop():
+    return simulate_shop(n_items=40, n_stores=2, n_periods=500, seed=3, future_periods=H)
+
+
+@pytest.fixture(scope="module")
+def fitted(shop):
+    data = shop.data
+    fc = Forecaster([LightGBM(n_estimators=300)], quantiles=(0.1, 0.5, 0.9))
+    return fc.fit(data.sales, static=data.static, dynamic=data.dynamic)
+
+
+def future_truth(shop):
+    last = shop.data.sales["ds"].max()
+    return shop.truth.demand[shop.truth.demand["ds"] > last]
+
+
+def test_beats_baselines_against_the_true_demand(shop, fitted):
+    data = shop.data
+    forecasts = fitted.predict(H)
+    others = Forecaster([SeasonalNaive(), MovingAverage()]).fit(data.sales).predict(H)
+    truth = (
+        future_truth(shop)
+        .merge(forecasts, on=["unique_id", "ds"])
+        .merge(others, on=["unique_id", "ds"])
+    )
+    error = {
+        m: (truth[m] - truth["expected_demand"]).abs().sum()
+        for m in ("LightGBM", "SeasonalNaive", "MovingAverage")
+    }
+    assert error["LightGBM"] < 0.9 * min(error["SeasonalNaive"], error["MovingAverage"])
+
+
+def test_weekly_seasonality_is_captured(shop, fitted):
+    forecasts = fitted.predict(H)
+    merged = future_truth(shop).merge(forecasts, on=["unique_id", "ds"])
+    daily = merged.groupby("ds")[["expected_demand", "LightGBM"]].sum()
+    assert np.corrcoef(daily["expected_demand"], daily["LightGBM"])[0, 1] > 0.8
+
+
+def what_if(shop, fitted, **changes):
+    data = shop.data
+    dynamic = data.dynamic.copy()
+    future = dynamic["ds"] > data.sales["ds"].max()
+    for column, value in changes.items():
+        dynamic.loc[future, column] = value(dynamic.loc[future, column])
+    model = fitted.models_[0]
+    refitted = Forecaster([model]).fit(data.sales, static=data.static, dynamic=dynamic)
+    return refitted.predict(H)["LightGBM"].sum()
+
+
+def test_price_and_promotion_effects_have_the_right_sign(shop):
+    model = LightGBM(n_estimators=300)
+    fc = Forecaster([model]).fit(
+        shop.data.sales, static=shop.data.static, dynamic=shop.data.dynamic
+    )
+    plan = fc.predict(H)["LightGBM"].sum()
+    dearer = what_if(shop, fc, price=lambda p: p * 1.3)
+    promoted = what_if(shop, fc, promo=lambda p: p * 0 + 1)
+    assert dearer < 0.97 * plan
+    assert promoted > 1.03 * plan
+
+
+def test_quantiles_are_ordered_and_roughly_calibrated(shop, fitted):
+    forecasts = fitted.predict(H)
+    q = forecasts[["LightGBM-q-0.1", "LightGBM-q-0.5", "LightGBM-q-0.9"]].to_numpy()
+    assert (np.diff(q, axis=1) >= 0).all() and (q >= 0).all()
+    merged = future_truth(shop).merge(forecasts, on=["unique_id", "ds"])
+    inside = merged["latent_demand"].between(merged["LightGBM-q-0.1"], merged["LightGBM-q-0.9"])
+    assert 0.7 < inside.mean() < 0.97
+
+
+def test_same_seed_same_forecasts(shop, fitted):
+    data = shop.data
+    again = Forecaster([LightGBM(n_estimators=300)], quantiles=(0.1, 0.5, 0.9)).fit(
+        data.sales, static=data.static, dynamic=data.dynamic
+    )
+    pd.testing.assert_frame_equal(again.predict(H), fitted.predict(H))
+
+
+def test_missing_future_covariates_are_rejected(shop):
+    data = shop.data
+    past_only = data.dynamic[data.dynamic["ds"] <= data.sales["ds"].max()]
+    fc = Forecaster([LightGBM(n_estimators=50)]).fit(data.sales, dynamic=past_only)
+    with pytest.raises(ValueError, match="no rows for some of the 14 periods"):
+        fc.predict(H)
+
+
+def test_backtest_forecasts_ignore_future_targets(shop):
+    data = shop.data
+    sales = data.sales[data.sales["ds"] <= data.sales["ds"].max()]
+    side = {"static": data.static, "dynamic": data.dynamic}
+    fc = Forecaster([LightGBM(n_estimators=60)])
+    reference = fc.backtest(sales, h=7, n_windows=2, **side)
+    cutoff = reference["cutoff"].min()
+    poisoned = sales.assign(y=np.where(sales["ds"] > cutoff, 1e4, sales["y"]))
+    result = fc.backtest(poisoned, h=7, n_windows=2, **side)
+    first = result["cutoff"] == cutoff
+    np.testing.assert_allclose(
+        result.loc[first, "LightGBM"], reference.loc[reference["cutoff"] == cutoff, "LightGBM"]
+    )
+
+
+def test_importance_groups_into_human_terms(fitted):
+    groups = group_importance(fitted.models_[0].feature_importance())
+    assert abs(groups.sum() - 1) < 1e-9
+    assert {"trend and recent sales", "price", "promotion"} <= set(groups.index)
+    assert groups.index[0] == "trend and recent sales"
+
+
+def test_too_short_history_is_a_clear_error():
+    sales = simulate_shop(n_items=3, n_stores=1, n_periods=20, reviews=False).data.sales
+    data = validate(sales)
+    arrays = SeriesArrays.from_frame(data.sales, data.freq)
+    with pytest.raises(ValueError, match="too short"):
+        LightGBM().fit(arrays, Covariates())
