@@ -106,3 +106,64 @@ def test_unknown_model_and_bad_quantiles(sales_csv, capsys):
     assert "unknown model" in capsys.readouterr().err
     assert main(["forecast", str(sales_csv), "--horizon", "3", "--quantiles", "a,b"]) == 2
     assert "--quantiles" in capsys.readouterr().err
+
+
+def test_forecast_with_covariates_and_explanations(tmp_path, capsys):
+    assert (
+        main(
+            [
+                "simulate",
+                "--out",
+                str(tmp_path),
+                "--items",
+                "6",
+                "--stores",
+                "1",
+                "--days",
+                "200",
+                "--format",
+                "parquet",
+            ]
+        )
+        == 0
+    )
+    sales = tmp_path / "sales.parquet"
+    dynamic = pd.read_parquet(tmp_path / "dynamic.parquet")
+    past = dynamic[["unique_id", "ds", "price", "promo"]]
+    past.to_parquet(tmp_path / "known.parquet")
+    # Prices and promotions are known in advance, so the forecast needs their plan.
+    code = main(
+        [
+            "forecast",
+            str(sales),
+            "--dynamic",
+            str(tmp_path / "known.parquet"),
+            "--horizon",
+            "7",
+            "--models",
+            "lightgbm",
+        ]
+    )
+    assert code == 2 and "no rows for some of the 7 periods" in capsys.readouterr().err
+    last = past["ds"].max()
+    plan = past[past["ds"] == last].copy()
+    future = pd.concat([plan.assign(ds=last + pd.Timedelta(days=d)) for d in range(1, 8)])
+    pd.concat([past, future]).to_parquet(tmp_path / "known.parquet")
+    code = main(
+        [
+            "forecast",
+            str(sales),
+            "--dynamic",
+            str(tmp_path / "known.parquet"),
+            "--horizon",
+            "7",
+            "--models",
+            "lightgbm",
+            "--explain",
+            str(tmp_path / "why.csv"),
+        ]
+    )
+    assert code == 0
+    why = pd.read_csv(tmp_path / "why.csv")
+    assert {"unique_id", "ds", "price", "promotion", "trend and recent sales"} <= set(why.columns)
+    assert len(why) == 6 * 7

@@ -138,6 +138,11 @@ def _parser() -> argparse.ArgumentParser:
     _add_data_arguments(forecast)
     _add_model_arguments(forecast)
     forecast.add_argument("--out", help="write the forecasts (.csv or .parquet)")
+    forecast.add_argument(
+        "--explain",
+        help="write why the first model forecasts what it does (.csv or .parquet): "
+        "contributions per forecast, grouped into trend, calendar, price, promotion, ...",
+    )
     forecast.set_defaults(command="forecast", run=_forecast)
     return parser
 
@@ -300,7 +305,14 @@ def _backtest(args: argparse.Namespace) -> int:
 
     data = _load(args)
     forecaster = _forecaster(args, data)
-    frame = forecaster.backtest(data.sales, h=args.horizon, n_windows=args.windows, step=args.step)
+    frame = forecaster.backtest(
+        data.sales,
+        h=args.horizon,
+        n_windows=args.windows,
+        step=args.step,
+        static=data.static,
+        dynamic=data.dynamic,
+    )
     result = forecaster.backtest_
     scores = score_backtest(
         result,
@@ -324,7 +336,7 @@ def _forecast(args: argparse.Namespace) -> int:
     from trendcast.data.io import write_frame
 
     data = _load(args)
-    forecaster = _forecaster(args, data).fit(data.sales)
+    forecaster = _forecaster(args, data).fit(data.sales, static=data.static, dynamic=data.dynamic)
     frame = forecaster.predict(args.horizon)
     _console().print(frame.head(10).to_string(index=False))
     _console().print(
@@ -333,7 +345,11 @@ def _forecast(args: argparse.Namespace) -> int:
     )
     if args.out:
         _console().print(f"forecasts: {write_frame(frame, args.out)}")
-    _store(args, data=data, results={"forecasts": frame})
+    results = {"forecasts": frame}
+    if args.explain:
+        results["explanations"] = forecaster.explain(args.horizon)
+        _console().print(f"explanations: {write_frame(results['explanations'], args.explain)}")
+    _store(args, data=data, results=results)
     return 0
 
 

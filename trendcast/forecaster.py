@@ -6,6 +6,8 @@ import copy
 from collections.abc import Sequence
 from typing import Any
 
+import pandas as pd
+
 from trendcast._frames import like
 from trendcast._progress import progress_bar
 from trendcast.data.arrays import Covariates, SeriesArrays
@@ -136,6 +138,34 @@ class Forecaster:
         predictions = {m.alias: m.predict(h, quantiles) for m in self.models_}
         frame = predictions_to_frame(self.arrays_, predictions, h, quantiles, self.data_.columns)
         return like(frame, self._input)
+
+    def explain(self, h: int, *, grouped: bool = True) -> Any:
+        """Why the recommended model forecasts what it does: per-forecast contributions.
+
+        Args:
+            h: horizon, as given to `predict`.
+            grouped: sum feature contributions into human terms (trend and recent sales,
+                seasonality and calendar, price, promotion, events, behaviour, attributes).
+
+        Returns:
+            Long frame: id, ds, one column per group (or feature), on the log scale: the row
+            sum is the log of the mean forecast.
+        """
+        from trendcast.evaluation.explain import group_contributions
+
+        if not hasattr(self, "models_"):
+            raise RuntimeError("The Forecaster is not fitted yet: call fit(df) before explain(h).")
+        model = self.models_[0]
+        if not hasattr(model, "contributions"):
+            raise ValueError(
+                f"{model.alias} has no per-forecast contributions; explanations come from "
+                "LightGBM: put it first in the model list."
+            )
+        contributions = model.contributions(h)
+        if grouped:
+            contributions = group_contributions(contributions)
+        keys = predictions_to_frame(self.arrays_, {}, h, (), self.data_.columns)
+        return like(pd.concat([keys, contributions], axis=1), self._input)
 
     def backtest(
         self,

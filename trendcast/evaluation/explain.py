@@ -6,7 +6,8 @@ import pandas as pd
 
 # Feature name prefixes of each group, checked in order.
 GROUPS = {
-    "trend and recent sales": ("lag_", "mean_", "std_", "level", "since_sale"),
+    "base value": ("bias",),
+    "trend and recent sales": ("lag_", "mean_", "std_", "level", "since_sale", "scale"),
     "seasonality and calendar": ("day_of_week", "day_of_month", "week_of_year", "month"),
     "price": ("price", "sell_price", "discount"),
     "promotion": ("promo",),

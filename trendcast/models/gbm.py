@@ -240,11 +240,17 @@ class LightGBM(Model):
         return Prediction(mean, negative_binomial_quantiles(mean, self.phi_, quantiles))
 
     def _recursive(
-        self, booster, data: SeriesArrays, h: int, series: np.ndarray | None = None
+        self,
+        booster,
+        data: SeriesArrays,
+        h: int,
+        series: np.ndarray | None = None,
+        explain: list | None = None,
     ) -> np.ndarray:
         """Mean forecasts (n_series, h), one period at a time.
 
-        ``series`` maps the rows of ``data`` to the fitted series (for a subset of them).
+        ``series`` maps the rows of ``data`` to the fitted series (for a subset of them);
+        ``explain``, if given, receives each step's TreeSHAP contributions and log scale.
         """
         n, width = data.n_series, self.memory_ + h
         series = np.arange(n) if series is None else series
@@ -260,6 +266,8 @@ class LightGBM(Model):
             rows = np.arange(n) * width + self.memory_ + step
             features, scale = self._features(values, starts, rows, series, last_period + step + 1)
             predicted = booster.predict(features, num_threads=self.n_jobs) * scale
+            if explain is not None:
+                explain.append((booster.predict(features, pred_contrib=True), np.log(scale)))
             values[rows] = np.maximum(predicted, 0.0)
         return buffer[:, self.memory_ :]
 
@@ -331,6 +339,42 @@ class LightGBM(Model):
         return last + offsets
 
     # -------------------------------------------------------------- explanations
+
+    def contributions(self, h: int) -> pd.DataFrame:
+        """Per-forecast TreeSHAP contributions (LightGBM's own), on the log scale.
+
+        One row per series and period (in forecast order) and one column per feature, plus
+        ``bias`` (the model's base value) and ``scale`` (the log of the series' recent level, by
+        which the model's output is multiplied). For the log-link objectives (tweedie, poisson)
+        the row sums are the log of the mean forecast; group columns into human terms with
+        `trendcast.evaluation.explain.group_contributions`.
+        """
+        if not hasattr(self, "booster_"):
+            raise RuntimeError(f"{self.alias} is not fitted yet: call fit(...) first.")
+        steps: list = []
+        self._recursive(self.booster_, self.data_, h, explain=steps)
+        by_step = [
+            pd.DataFrame(c, columns=[*self.feature_names_, "bias"]).assign(scale=log_scale)
+            for c, log_scale in steps
+        ]
+        # Steps come period by period; reorder to series by series like the forecasts.
+        stacked = pd.concat(by_step, ignore_index=True)
+        order = np.arange(h * self.data_.n_series).reshape(h, -1).T.reshape(-1)
+        return stacked.iloc[order].reset_index(drop=True)
+
+    def sample_paths(self, h: int, n_samples: int = 200, *, seed: int = 0) -> np.ndarray:
+        """Demand paths (n_series, n_samples, h) drawn around the mean forecast.
+
+        Each path draws one gamma level (mean 1, variance ``phi``) for all its periods and
+        Poisson counts around ``level * mean``: every period's marginal is exactly the
+        negative binomial of the quantiles, and the shared level makes errors persist over
+        time as forecast errors do, so sums over a lead time are not too narrow.
+        """
+        mean = self._recursive(self.booster_, self.data_, h)
+        rng = np.random.default_rng(seed)
+        phi = np.maximum(self.phi_, 1e-9)[:, None]
+        level = rng.gamma(1 / phi, phi, size=(self.data_.n_series, n_samples))
+        return rng.poisson(level[..., None] * mean[:, None, :]).astype(float)
 
     def feature_importance(self, kind: str = "gain") -> pd.Series:
         """Global importance of each feature (``"gain"`` or ``"split"``), largest first."""
