@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 EXTRAS ?= dev
 OUT ?= trendcast-demo
 
-.PHONY: demo test lint bench-env bench-m5 browser clean
+.PHONY: demo test lint bench-env bench-m5 bench-m5-engine bench-online-retail browser clean
 
 $(VENV)/.installed-$(EXTRAS): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -46,6 +46,12 @@ bench-env: $(BENCH_VENV)/.installed
 
 bench-m5: bench-env
 	$(BENCH_PY) benchmarks/m5_baselines.py
+
+bench-m5-engine: bench-env
+	$(BENCH_PY) benchmarks/m5_engine.py
+
+bench-online-retail: bench-env
+	$(BENCH_PY) benchmarks/online_retail_engine.py
 
 clean:
 	rm -rf $(VENV) $(BENCH_VENV) $(OUT) .pytest_cache

@@ -34,6 +34,7 @@ def _candidates() -> dict:
         "poisson": lambda: LightGBM(objective="poisson"),
         "tweedie1.3": lambda: LightGBM(tweedie_variance_power=1.3),
         "ensemble_gbm_ets_ma": lambda: Ensemble([LightGBM(), ETS(), MovingAverage()]),
+        "l1": lambda: LightGBM(objective="regression_l1"),
     }
 
 
