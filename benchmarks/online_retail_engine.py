@@ -229,14 +229,13 @@ def run_method(name: str, train_path: Path, out: Path) -> None:
     forecasts, aliases = forecast(train)
     seconds = time.perf_counter() - started
     forecasts.to_parquet(out)
-    peak_mb = peak_mb()
     out.with_suffix(".json").write_text(
         json.dumps(
             {
                 "status": "ok",
                 "aliases": aliases,
                 "seconds": seconds,
-                "peak_mb": peak_mb,
+                "peak_mb": peak_mb(),
                 "data_mb": data_mb,
             }
         )
