@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from trendcast.data.arrays import Covariates, SeriesArrays, period_index
+from trendcast.data.contract import HIERARCHY_COLUMNS
 from trendcast.features.calendar import calendar_features
 from trendcast.features.covariates import DynamicLookup, is_known_future, static_features
 from trendcast.features.lags import WindowStats, lag, periods_since_positive, row_starts
@@ -160,6 +161,12 @@ class LightGBM(Model):
                 covariates.dynamic, data.ids, data.freq, covariates.columns
             )
             self.categorical_ = self.categorical_ + self.dynamic_.categorical
+        # Hierarchy levels shared by several series carry cross-series signal.
+        self.groups_ = [
+            g
+            for g in HIERARCHY_COLUMNS
+            if g in self.categorical_ and 1 < np.unique(self.static_[g]).size < data.n_series
+        ]
         self.known_future_ = [
             n for n in (self.dynamic_.values if self.dynamic_ else {}) if is_known_future(n)
         ]
@@ -305,6 +312,15 @@ class LightGBM(Model):
             columns[f"mean_{window}"] = stats.mean(rows, window) / scale
             columns[f"std_{window}"] = stats.std(rows, window) / scale
         columns["level"] = level
+        momentum = {
+            "recent": columns[f"mean_{self.windows_[0]}"],
+            "last": columns[f"lag_{self.lags_[0]}"],
+        }
+        for group in self.groups_:
+            for name, value in momentum.items():
+                # How the series' group (same item elsewhere, same store, ...) moves right now.
+                codes = np.nan_to_num(self.static_[group][series], nan=-1)
+                columns[f"{group}_{name}"] = group_mean(codes, periods, value)
         since = periods_since_positive(values, starts, rows)
         columns["since_sale"] = np.where(
             np.isnan(since), self.memory_, np.minimum(since, self.memory_)
@@ -380,6 +396,16 @@ class LightGBM(Model):
         """Global importance of each feature (``"gain"`` or ``"split"``), largest first."""
         importance = self.booster_.feature_importance(importance_type=kind)
         return pd.Series(importance, index=self.feature_names_).sort_values(ascending=False)
+
+
+def group_mean(groups: np.ndarray, periods: np.ndarray, value: np.ndarray) -> np.ndarray:
+    """Mean of ``value`` over the rows sharing a group and a period, for each row."""
+    key = pd.factorize(groups.astype(np.int64) * (1 << 32) + periods.astype(np.int64))[0]
+    present = ~np.isnan(value)
+    sums = np.bincount(key, weights=np.where(present, value, 0.0))
+    counts = np.bincount(key, weights=present)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return (sums / counts)[key]
 
 
 def negative_binomial_quantiles(
