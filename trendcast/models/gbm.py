@@ -207,11 +207,11 @@ class LightGBM(Model):
         if self.objective == "tweedie":
             params["tweedie_variance_power"] = self.tweedie_variance_power
         categorical = [c for c in self.categorical_ if c in features.columns]
-        train = lgb.Dataset(features, target, categorical_feature=categorical, free_raw_data=True)
+        train = lgb.Dataset(features, target, weight=weight, categorical_feature=categorical)
         if valid is None:
             return lgb.train(params, train, num_boost_round=rounds)
         valid_set = lgb.Dataset(
-            valid[0], valid[1], reference=train, categorical_feature=categorical
+            valid[0], valid[1], weight=valid[2], reference=train, categorical_feature=categorical
         )
         return lgb.train(
             params,
