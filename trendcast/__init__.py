@@ -16,6 +16,7 @@ _EXPORTS = {
     "ShopData": "trendcast.data.contract",
     "simulate_shop": "trendcast.data.simulate",
     "Workspace": "trendcast.data.store",
+    "tune_lightgbm": "trendcast.tuning",
 }
 
 __all__ = sorted(_EXPORTS)
