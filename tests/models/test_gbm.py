@@ -120,7 +120,8 @@ def test_importance_groups_into_human_terms(fitted):
     groups = group_importance(fitted.models_[0].feature_importance())
     assert abs(groups.sum() - 1) < 1e-9
     assert {"trend and recent sales", "price", "promotion"} <= set(groups.index)
-    assert groups.index[0] == "trend and recent sales"
+    # The shop's demand moves with its history, promotions and prices: each group must count.
+    assert groups[["trend and recent sales", "promotion", "price"]].min() > 0.05
 
 
 def test_too_short_history_is_a_clear_error():

@@ -115,10 +115,10 @@ class LightGBM(Model):
         self._prepare_covariates(data, covariates)
         starts = row_starts(data.indptr)
         rows = self._training_rows(data, starts)
-        features, scale = self._features(
+        features, names, scale = self._features(
             data.values, starts, rows, self._row_series(data)[rows], self._row_periods(data)[rows]
         )
-        target = data.values[rows] / scale
+        self.feature_names_ = names
         end = np.repeat(data.indptr[1:], np.diff(data.indptr))[rows]
         held_out = rows >= end - self.validation_
         if held_out.all() or not held_out.any():
@@ -126,18 +126,18 @@ class LightGBM(Model):
                 f"{self.alias}: the series are too short to hold out {self.validation_} periods "
                 "for validation; pass a smaller `validation` or give more history."
             )
+        # Binned once; the early-stopping fit and the final fit use views of the same data.
+        dataset = self._dataset(features, data.values[rows] / scale, scale)
+        del features
         first = self._train(
-            features[~held_out],
-            target[~held_out],
-            scale[~held_out],
-            (features[held_out], target[held_out], scale[held_out]),
+            dataset.subset(np.flatnonzero(~held_out)),
+            valid=dataset.subset(np.flatnonzero(held_out)),
         )
         self.rounds_ = max(first.best_iteration, 1)
         # Out-of-sample recursive errors of the first model give the forecast dispersion.
         self.phi_ = self._dispersion(first, data)
-        self.booster_ = self._train(features, target, scale, None, rounds=self.rounds_)
+        self.booster_ = self._train(dataset, rounds=self.rounds_)
         self.data_ = data
-        self.feature_names_ = list(features.columns)
 
     def _resolve(self, freq: str) -> None:
         weekly = freq.startswith("W")
@@ -157,9 +157,14 @@ class LightGBM(Model):
         )
         self.dynamic_ = None
         if covariates.dynamic is not None:
-            self.dynamic_ = DynamicLookup(
-                covariates.dynamic, data.ids, data.freq, covariates.columns
-            )
+            dynamic = covariates.dynamic
+            if self.max_train_periods:
+                # Keep only the rows the training span (and its lagged features) can read.
+                last = period_index(data.last_ds, data.freq)
+                reach = self.max_train_periods + self.memory_ + self.covariate_lag_ + 7
+                periods = period_index(dynamic[covariates.columns.time_col], data.freq)
+                dynamic = dynamic[periods >= (last - reach).min()]
+            self.dynamic_ = DynamicLookup(dynamic, data.ids, data.freq, covariates.columns)
             self.categorical_ = self.categorical_ + self.dynamic_.categorical
         # Hierarchy levels shared by several series carry cross-series signal.
         self.groups_ = [
@@ -185,10 +190,7 @@ class LightGBM(Model):
             raise ValueError(f"{self.alias}: no series has a sale to learn from.")
         return rows
 
-    def _train(self, features, target, weight, valid, rounds: int | None = None):
-        """Boosts on scaled targets, weighted by scale so that big series count as in units."""
-        import lightgbm as lgb
-
+    def _params(self) -> dict:
         params = {
             "objective": self.objective,
             "learning_rate": self.learning_rate,
@@ -206,18 +208,34 @@ class LightGBM(Model):
         }
         if self.objective == "tweedie":
             params["tweedie_variance_power"] = self.tweedie_variance_power
-        categorical = [c for c in self.categorical_ if c in features.columns]
-        train = lgb.Dataset(features, target, weight=weight, categorical_feature=categorical)
+        return params
+
+    def _dataset(self, features: np.ndarray, target: np.ndarray, weight: np.ndarray):
+        """A constructed LightGBM dataset of scaled targets, weighted by scale so that big
+        series count as in units."""
+        import lightgbm as lgb
+
+        categorical = [c for c in self.categorical_ if c in self.feature_names_]
+        return lgb.Dataset(
+            features,
+            target,
+            weight=weight,
+            feature_name=self.feature_names_,
+            categorical_feature=categorical,
+            params=self._params(),
+            free_raw_data=True,
+        ).construct()
+
+    def _train(self, dataset, *, valid=None, rounds: int | None = None):
+        import lightgbm as lgb
+
         if valid is None:
-            return lgb.train(params, train, num_boost_round=rounds)
-        valid_set = lgb.Dataset(
-            valid[0], valid[1], weight=valid[2], reference=train, categorical_feature=categorical
-        )
+            return lgb.train(self._params(), dataset, num_boost_round=rounds)
         return lgb.train(
-            params,
-            train,
+            self._params(),
+            dataset,
             num_boost_round=self.n_estimators,
-            valid_sets=[valid_set],
+            valid_sets=[valid],
             callbacks=[lgb.early_stopping(50, verbose=False)],
         )
 
@@ -271,7 +289,9 @@ class LightGBM(Model):
         self._check_future(series, last_period, h)
         for step in range(h):
             rows = np.arange(n) * width + self.memory_ + step
-            features, scale = self._features(values, starts, rows, series, last_period + step + 1)
+            features, _, scale = self._features(
+                values, starts, rows, series, last_period + step + 1
+            )
             predicted = booster.predict(features, num_threads=self.n_jobs) * scale
             if explain is not None:
                 explain.append((booster.predict(features, pred_contrib=True), np.log(scale)))
@@ -296,8 +316,9 @@ class LightGBM(Model):
 
     # ------------------------------------------------------------------ features
 
-    def _features(self, values, starts, rows, series, periods) -> tuple[pd.DataFrame, np.ndarray]:
-        """Features of ``rows`` and each row's scale (its recent mean level, floored).
+    def _features(self, values, starts, rows, series, periods):
+        """Feature matrix (float32, one row per ``rows``), feature names, and each row's scale
+        (its recent mean level, floored).
 
         Target-derived features are divided by the scale, so series of any size share one
         pattern; the level itself stays a feature.
@@ -341,8 +362,11 @@ class LightGBM(Model):
                 if name in self.known_future_:
                     before = self.dynamic_.take(name, series, periods - 7)
                     columns[f"{name}_change"] = columns[name] / before
-        frame = pd.DataFrame({k: np.asarray(v, dtype=np.float32) for k, v in columns.items()})
-        return frame, scale
+        names = list(columns)
+        matrix = np.empty((len(rows), len(names)), dtype=np.float32)
+        for j, name in enumerate(names):
+            matrix[:, j] = columns.pop(name)  # free each column as it lands
+        return matrix, names, scale
 
     @staticmethod
     def _row_series(data: SeriesArrays) -> np.ndarray:
