@@ -32,7 +32,6 @@ class Columns:
 DEFAULT_COLUMNS = Columns()
 
 # Column names the side frames use by convention; only the key columns are required.
-REVIEW_COLUMNS = ("rating", "text")
 HIERARCHY_COLUMNS = ("item_id", "store_id", "dept_id", "cat_id")
 TEXT_COLUMNS = ("title", "description")
 
