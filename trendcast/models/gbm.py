@@ -286,7 +286,7 @@ class LightGBM(Model):
         first = np.argmax(~np.isnan(buffer), axis=1)
         starts = np.repeat(np.arange(n) * width + first, width)
         last_period = period_index(data.last_ds, data.freq)
-        self._check_future(series, last_period, h)
+        self._check_future(series, last_period, h, data)
         for step in range(h):
             rows = np.arange(n) * width + self.memory_ + step
             features, _, scale = self._features(
@@ -298,20 +298,25 @@ class LightGBM(Model):
             values[rows] = np.maximum(predicted, 0.0)
         return buffer[:, self.memory_ :]
 
-    def _check_future(self, series: np.ndarray, last_period: np.ndarray, h: int) -> None:
+    def _check_future(
+        self, series: np.ndarray, last_period: np.ndarray, h: int, data: SeriesArrays
+    ) -> None:
         if not self.known_future_:
             return
         future = (last_period[:, None] + np.arange(1, h + 1)).reshape(-1)
         missing = self.dynamic_.missing(np.repeat(series, h), future).reshape(-1, h)
         if missing.any():
-            short = missing.any(axis=1)
+            short = np.flatnonzero(missing.any(axis=1))
+            first = pd.Timestamp(
+                data.future_dates(h).reshape(-1, h)[short[0]][missing[short[0]]][0]
+            )
             raise ValueError(
                 f"{self.alias}: the model uses the known-in-advance covariates "
                 f"{self.known_future_}, but `dynamic` has no rows for some of the {h} periods "
-                f"to forecast ({int(short.sum())} series, e.g. series number "
-                f"{int(np.flatnonzero(short)[0])}, {int(missing[short][0].sum())} periods "
-                "missing). Fix: add the planned values (prices, promotions, events) for those "
-                "periods to `dynamic`, or drop those columns before fitting."
+                f"to forecast: {len(short)} series, e.g. {list(data.ids[short[:3]])} (first "
+                f"missing period {first:%Y-%m-%d}). Fix: add the planned values (prices, "
+                "promotions, events) for those periods to `dynamic`, or drop those columns "
+                "before fitting."
             )
 
     # ------------------------------------------------------------------ features
