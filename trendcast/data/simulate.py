@@ -62,7 +62,7 @@ import pandas as pd
 
 from trendcast.data.contract import ShopData
 
-__all__ = ["GroundTruth", "SampleShop", "simulate_shop"]
+__all__ = ["GroundTruth", "SampleShop", "sample_stock", "simulate_shop"]
 
 # Category-level parameters. Means of the item-level draws; the exact per-item values are in the
 # truth.
@@ -447,6 +447,49 @@ def simulate_shop(
     )
     return SampleShop(
         data=data, truth=GroundTruth(series=series, demand=demand, events=ev["truth"])
+    )
+
+
+def sample_stock(data: ShopData, *, seed: int = 0) -> pd.DataFrame:
+    """Stock on hand and unit costs for a simulated shop, to try the inventory and pricing tools.
+
+    Each series holds between none and six weeks of its last four weeks' sales rate (drawn
+    uniformly, so some are short and some overstocked), and its unit cost is 40% to 70% of its
+    last price.
+
+    Args:
+        data: a shop in the contract with a ``price`` column in ``dynamic`` (e.g.
+            ``simulate_shop(...).data``).
+        seed: seed of the draws.
+
+    Returns:
+        One row per series: ``unique_id``, ``on_hand`` (whole units), ``unit_cost``.
+
+    Example:
+        >>> shop = simulate_shop(n_items=4, n_stores=1, n_periods=60, reviews=False)
+        >>> sample_stock(shop.data).columns.tolist()
+        ['unique_id', 'on_hand', 'unit_cost']
+    """
+    id_col, time_col, target_col = (
+        data.columns.id_col,
+        data.columns.time_col,
+        data.columns.target_col,
+    )
+    if data.dynamic is None or "price" not in data.dynamic:
+        raise ValueError("sample_stock needs the shop's prices: a `price` column in `dynamic`.")
+    sales = data.sales
+    recent = sales[sales[time_col] > sales[time_col].max() - pd.Timedelta(days=28)]
+    rate = recent.groupby(id_col, observed=True)[target_col].sum() / 28.0  # units per day
+    history = data.dynamic[data.dynamic[time_col] <= sales[time_col].max()]
+    price = history.groupby(id_col, observed=True)["price"].last().reindex(rate.index)
+    rng = np.random.default_rng(seed)
+    cover_days = rng.uniform(0.0, 42.0, len(rate))
+    return pd.DataFrame(
+        {
+            id_col: rate.index,
+            "on_hand": np.round(rate.to_numpy() * cover_days),
+            "unit_cost": np.round(price.to_numpy() * rng.uniform(0.4, 0.7, len(rate)), 2),
+        }
     )
 
 
