@@ -121,6 +121,8 @@ def test_forecast_with_covariates_and_explanations(tmp_path, capsys):
                 "1",
                 "--days",
                 "200",
+                "--plan-days",
+                "0",
                 "--format",
                 "parquet",
             ]
@@ -167,3 +169,40 @@ def test_forecast_with_covariates_and_explanations(tmp_path, capsys):
     why = pd.read_csv(tmp_path / "why.csv")
     assert {"unique_id", "ds", "price", "promotion", "trend and recent sales"} <= set(why.columns)
     assert len(why) == 6 * 7
+
+
+@pytest.fixture(scope="module")
+def shop_dir(tmp_path_factory):
+    """A small simulated shop written by the CLI: sales, side files, the plan and stock."""
+    out = tmp_path_factory.mktemp("shop")
+    args = ["simulate", "--out", out, "--items", "12", "--stores", "2", "--days", "420"]
+    assert main([*map(str, args), "--format", "parquet"]) == 0
+    return out
+
+
+def test_trends_lists_labels_with_reasons_and_writes_reports(shop_dir, tmp_path, capsys):
+    files = [f"--{name}={shop_dir / f'{name}.parquet'}" for name in ("static", "dynamic", "stock")]
+    out = [f"--html={tmp_path / 't.html'}", f"--json={tmp_path / 't.json'}"]
+    args = [str(shop_dir / "sales.parquet"), *files, *out, f"--out={tmp_path / 't.csv'}"]
+    assert main(["trends", *args, "--direction", "declining"]) == 0
+    printed = capsys.readouterr().out
+    table = pd.read_csv(tmp_path / "t.csv")
+    assert len(table) == 24 and f"{(table['trend'] == 'declining').sum()} declining" in printed
+    assert "<svg" in (tmp_path / "t.html").read_text()
+    assert (tmp_path / "t.json").read_text().startswith("{")
+    assert main(["trends", *args, "--category", "TOYS"]) == 2
+    assert "TOYS" in capsys.readouterr().err
+
+
+def test_price_recommends_prices_within_bounds_and_lists_promotions(shop_dir, tmp_path, capsys):
+    files = [f"--{name}={shop_dir / f'{name}.parquet'}" for name in ("static", "dynamic", "stock")]
+    out = {name: tmp_path / f"{name}.csv" for name in ("out", "elasticities", "promotions")}
+    args = [str(shop_dir / "sales.parquet"), *files, "--bounds", "0.9,1.1"]
+    assert main(["price", *args, *(f"--{k}={v}" for k, v in out.items())]) == 0
+    assert "items;" in capsys.readouterr().out
+    prices = pd.read_csv(out["out"])
+    assert len(prices) == 12 and prices["change"].between(-0.1 - 1e-9, 0.1 + 1e-9).all()
+    assert (pd.read_csv(out["elasticities"])["elasticity"] < 0).all()
+    assert set(pd.read_csv(out["promotions"])["action"]) <= {"promote", "push", "do_not_promote"}
+    assert main(["price", *args[:-2], "--bounds", "1.2"]) == 2
+    assert "--bounds takes 2 numbers" in capsys.readouterr().err

@@ -95,8 +95,9 @@ def _parser() -> argparse.ArgumentParser:
     simulate = commands.add_parser(
         "simulate",
         help="write a sample shop (sales, static, dynamic, reviews) as files",
-        description="Writes sales.csv, static.csv, dynamic.csv, reviews.csv (or .parquet) and "
-        "the ground truth of a simulated shop to a folder.",
+        description="Writes sales.csv, static.csv, dynamic.csv (with the plan of the next days), "
+        "reviews.csv, stock.csv (on hand and unit cost; or .parquet) and the ground truth of a "
+        "simulated shop to a folder.",
     )
     simulate.add_argument("--out", required=True, help="output folder")
     simulate.add_argument("--items", type=int, default=50, help="items (default: %(default)s)")
@@ -104,6 +105,13 @@ def _parser() -> argparse.ArgumentParser:
     simulate.add_argument("--days", type=int, default=730, help="days (default: %(default)s)")
     simulate.add_argument("--freq", default="D", help="D or weekly such as W-SUN (default: D)")
     simulate.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
+    simulate.add_argument(
+        "--plan-days",
+        type=int,
+        default=28,
+        help="days past the sales whose planned prices, promotions and events go into the "
+        "dynamic file, as a shop knows them in advance (default: %(default)s)",
+    )
     simulate.add_argument("--format", choices=("csv", "parquet"), default="csv")
     simulate.set_defaults(command="simulate", run=_simulate)
 
@@ -144,6 +152,71 @@ def _parser() -> argparse.ArgumentParser:
         "contributions per forecast, grouped into trend, calendar, price, promotion, ...",
     )
     forecast.set_defaults(command="forecast", run=_forecast)
+
+    trends = commands.add_parser(
+        "trends",
+        help="what is rising, declining, hot, slow or dead, with the reasons",
+        description="Compares each series (or item, category, store) with the previous window "
+        "and the same window last year, labels it only when the evidence clears the stated "
+        "thresholds, and lists what is trending. With --horizon the LightGBM forecast of the "
+        "next periods joins the table; with --stock, weeks of cover flag slow movers and dead "
+        "stock.",
+    )
+    _add_data_arguments(trends)
+    trends.add_argument("--stock", help="stock file: series id and on_hand (units)")
+    trends.add_argument(
+        "--level",
+        help="item_id, store_id, dept_id, cat_id or another static column (default: the series)",
+    )
+    trends.add_argument(
+        "--window", type=int, default=28, help="periods per comparison window (default: 28)"
+    )
+    trends.add_argument("--horizon", type=int, help="also forecast this many periods with LightGBM")
+    trends.add_argument(
+        "--direction",
+        choices=("rising", "declining"),
+        default="rising",
+        help="what the ranked list shows (default: rising)",
+    )
+    trends.add_argument("--category", help="list only this cat_id")
+    trends.add_argument("--store", help="list only this store_id")
+    trends.add_argument(
+        "--min-volume", type=float, default=0.0, help="minimum units sold in the recent window"
+    )
+    trends.add_argument("--top", type=int, default=20, help="length of the list (default: 20)")
+    trends.add_argument("--out", help="write the whole trend table (.csv or .parquet)")
+    trends.add_argument("--html", help="write the trend report with sparklines (.html)")
+    trends.add_argument("--json", help="write the trend table as JSON")
+    trends.set_defaults(command="trends", run=_trends)
+
+    price = commands.add_parser(
+        "price",
+        help="price elasticities, the best price per item, promotion candidates",
+        description="Estimates each item's price elasticity from the history (controlling for "
+        "promotions, events, seasons and trend; sparse items borrow from their category), "
+        "forecasts the next periods with LightGBM and recommends the profit- (or revenue-) "
+        "maximising price within bounds; --promotions also lists items to promote, to push and "
+        "not to promote.",
+    )
+    _add_data_arguments(price)
+    price.add_argument("--stock", required=True, help="stock file: series id, on_hand, unit_cost")
+    price.add_argument(
+        "--horizon", type=int, default=28, help="periods the price holds (default: 28)"
+    )
+    price.add_argument(
+        "--bounds",
+        default="0.8,1.2",
+        help="lowest,highest price as multiples of the current one (default: %(default)s)",
+    )
+    price.add_argument("--objective", choices=("profit", "revenue"), default="profit")
+    price.add_argument(
+        "--limit-to-stock", action="store_true", help="no more sales than the stock on hand"
+    )
+    price.add_argument("--discount", type=float, default=0.15, help="promotion price cut")
+    price.add_argument("--out", help="write the price recommendations (.csv or .parquet)")
+    price.add_argument("--elasticities", help="write the elasticities (.csv or .parquet)")
+    price.add_argument("--promotions", help="write the promotion candidates (.csv or .parquet)")
+    price.set_defaults(command="price", run=_price)
     return parser
 
 
@@ -246,7 +319,7 @@ def _demo(args: argparse.Namespace) -> int:
 
 def _simulate(args: argparse.Namespace) -> int:
     from trendcast.data.io import write_frame
-    from trendcast.data.simulate import simulate_shop
+    from trendcast.data.simulate import sample_stock, simulate_shop
 
     shop = simulate_shop(
         n_items=args.items,
@@ -254,6 +327,7 @@ def _simulate(args: argparse.Namespace) -> int:
         n_periods=args.days,
         freq=args.freq,
         seed=args.seed,
+        future_periods=args.plan_days,
     )
     out = Path(args.out)
     frames = {
@@ -261,6 +335,7 @@ def _simulate(args: argparse.Namespace) -> int:
         "static": shop.data.static,
         "dynamic": shop.data.dynamic,
         "reviews": shop.data.reviews,
+        "stock": sample_stock(shop.data, seed=args.seed),
         "truth_series": shop.truth.series,
         "truth_demand": shop.truth.demand,
     }
@@ -351,6 +426,121 @@ def _forecast(args: argparse.Namespace) -> int:
         _console().print(f"explanations: {write_frame(results['explanations'], args.explain)}")
     _store(args, data=data, results=results)
     return 0
+
+
+def _trends(args: argparse.Namespace) -> int:
+    from trendcast.data.io import atomic_write, read_frame, write_frame
+    from trendcast.decisions.plan import fit_forecaster
+    from trendcast.decisions.trends import trend_table, trending
+    from trendcast.report.trends import trend_json, write_trend_report
+
+    data = _load(args)
+    cols = data.columns
+    forecasts = None
+    if args.horizon:
+        forecasts = fit_forecaster(data, progress=True).predict(args.horizon)
+    table = trend_table(
+        data.sales,
+        static=data.static,
+        dynamic=data.dynamic,
+        forecasts=forecasts,
+        on_hand=read_frame(args.stock) if args.stock else None,
+        level=args.level,
+        window=args.window,
+        horizon=args.horizon,
+        id_col=cols.id_col,
+        time_col=cols.time_col,
+        target_col=cols.target_col,
+    )
+    ranked = trending(
+        table,
+        direction=args.direction,
+        category=args.category,
+        store=args.store,
+        min_volume=args.min_volume,
+        top=args.top,
+    )
+    counts = table["trend"].value_counts().to_dict()
+    _console().print(
+        f"{len(table):,} entities as of {table['as_of'].iloc[0]:%Y-%m-%d}: "
+        + ", ".join(f"{counts.get(label, 0):,} {label}" for label in counts)
+    )
+    _console().print(f"Top {args.direction} ({len(ranked)}):")
+    for row in ranked.itertuples(index=False):
+        _console().print(f"  {row.rank:>3}. {getattr(row, table.columns[0])}: {row.reason}")
+    if args.out:
+        _console().print(f"trend table: {write_frame(table, args.out)}")
+    if args.html:
+        path = write_trend_report(
+            args.html,
+            table,
+            history=data.sales,
+            static=data.static,
+            id_col=cols.id_col,
+            time_col=cols.time_col,
+            target_col=cols.target_col,
+        )
+        _console().print(f"trend report: {path}")
+    if args.json:
+        text = trend_json(table)
+        path = atomic_write(args.json, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+        _console().print(f"trend table (JSON): {path}")
+    _store(args, data=data, results={"trends": table})
+    return 0
+
+
+def _price(args: argparse.Namespace) -> int:
+    from trendcast.data.io import read_frame, write_frame
+    from trendcast.decisions.plan import fit_forecaster, price_list, promotion_list
+
+    bounds = _numbers(args.bounds, "--bounds", count=2)
+    data = _load(args)
+    stock = read_frame(args.stock)
+    forecasts = fit_forecaster(data, progress=True).predict(args.horizon)
+    prices = price_list(
+        data,
+        forecasts,
+        stock,
+        bounds=bounds,
+        objective=args.objective,
+        limit_to_stock=args.limit_to_stock,
+    )
+    best = prices.best
+    console = _console()
+    moves = best[best["change"].abs() > 0.005].sort_values("gain", ascending=False)
+    console.print(
+        f"{len(best):,} items; {len(moves):,} with a better price. Largest expected "
+        f"{args.objective} gains over {args.horizon} periods:"
+    )
+    for row in moves.head(10).itertuples(index=False):
+        console.print(
+            f"  {row.item_id}: {row.price:.2f} -> {row.best_price:.2f} ({row.change:+.0%}), "
+            f"gain {row.gain:,.0f} (90%: {row.gain_lower:,.0f} to {row.gain_upper:,.0f})"
+        )
+    results = {"elasticities": prices.elasticities, "prices": best}
+    if args.promotions:
+        results["promotions"] = promotion_list(
+            data, forecasts, stock, prices.elasticities, discount=args.discount
+        )
+    for name, path in (
+        ("prices", args.out),
+        ("elasticities", args.elasticities),
+        ("promotions", args.promotions),
+    ):
+        if path:
+            console.print(f"{name}: {write_frame(results[name], path)}")
+    _store(args, data=data, results=results)
+    return 0
+
+
+def _numbers(text: str, option: str, *, count: int) -> tuple[float, ...]:
+    try:
+        values = tuple(float(v) for v in text.split(","))
+    except ValueError:
+        values = ()
+    if len(values) != count:
+        raise ValueError(f"{option} takes {count} numbers separated by a comma, got '{text}'.")
+    return values
 
 
 def _store(args: argparse.Namespace, *, data, results: dict | None = None) -> None:

@@ -96,6 +96,17 @@ def test_shrinkage_pulls_sparse_items_toward_their_category(shop, estimates):
     assert estimates["std_error"].mean() < raw["std_error"].mean()
 
 
+def test_slow_movers_whose_fit_runs_off_get_their_category_estimate():
+    # In this shop a slow mover sold its few units at one price level: its own fit ran off to an
+    # elasticity of -79, which would have dragged its category's estimate along.
+    shop = simulate_shop(n_items=30, n_stores=2, n_periods=500, seed=0, future_periods=28)
+    d = shop.data
+    est = estimate_elasticities(d.sales, d.dynamic, d.static).set_index("item_id")
+    assert est.loc["HOUSEHOLD_1_001", "source"] == "category"
+    assert est["elasticity"].between(-5, 0).all()
+    assert est["raw_elasticity"].abs().max() <= 10
+
+
 def test_item_without_price_variation_gets_its_category_estimate(shop):
     d = shop.data
     item = d.static["item_id"].iloc[0]

@@ -27,8 +27,10 @@ weighted by its restricted likelihood, so intervals widen when the data cannot t
 items differ. Sparse items (large ``s``) borrow strength from the category; items with
 plenty of price variation keep their own estimate. Items whose price never varies (or varies
 only with the promotion flag, every promotion at the same discount, so that the price effect
-cannot be told from the promotion's), or that never sold, get the category estimate, with the
-spread of true elasticities around it as uncertainty, flagged ``source="category"``.
+cannot be told from the promotion's), that never sold, or whose fit runs off beyond an elasticity
+of 10 in size (a slow mover whose few sales all fell at one price: its likelihood keeps rising
+toward an infinite effect), get the category estimate, with the spread of true elasticities
+around it as uncertainty, flagged ``source="category"``.
 
 Decisions assume constant elasticity around the current price: demand at price ``p`` is
 ``demand * (p / price) ** elasticity``. The profit-maximising price of such a curve with unit
@@ -64,6 +66,9 @@ _CONTROL_RIDGE = 1e-2
 # are nearly collinear (items without such trouble never feel it).
 _CORE_RIDGE = 1e-8
 _MAX_ITER = 50
+# Retail own-price elasticities lie within a few units of -1.5; a fit beyond this ran off (a slow
+# mover whose few sales all fell at one price level) and says nothing about the item.
+_MAX_ABS_ELASTICITY = 10.0
 _TOL = 1e-8
 _MAX_ETA = 30.0
 
@@ -330,6 +335,7 @@ def _fit_items(
     An item is fitted only if its log price varies by at least ``min_price_variation`` (standard
     deviation) beyond what the controls explain: a price that moves only with the promotion flag
     (every promotion at the same discount) cannot be told apart from the promotion's own effect.
+    A fit whose elasticity runs beyond ``_MAX_ABS_ELASTICITY`` is discarded the same way.
     """
     bounds = np.searchsorted(rows["item"], np.arange(n_items + 1))
     out = {
@@ -356,7 +362,7 @@ def _fit_items(
             )
         else:
             coef, cov = _least_squares(design, np.log1p(part["y"]), penalty)
-        if cov[0, 0] > 0:
+        if cov[0, 0] > 0 and abs(coef[0]) <= _MAX_ABS_ELASTICITY:
             out["raw_elasticity"][k], out["raw_std_error"][k] = coef[0], np.sqrt(cov[0, 0])
     return out
 

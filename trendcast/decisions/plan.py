@@ -1,0 +1,244 @@
+"""From a shop's data and stock to decisions: what to order, what to charge, what to promote.
+
+These functions join the pieces a shop would otherwise wire by hand: they fit the default
+forecaster once, read series-level forecasts, stock and costs up to the item level where prices
+are set, and call the decision tools (`inventory`, `pricing`, `trends`, `promotions`). The
+command line (``trendcast plan``, ``price``, ``trends``) and the demo call them.
+
+Example:
+    >>> from trendcast.data.simulate import sample_stock, simulate_shop
+    >>> shop = simulate_shop(n_items=8, n_stores=2, n_periods=400, seed=2, future_periods=14)
+    >>> stock = sample_stock(shop.data)
+    >>> forecaster = fit_forecaster(shop.data, n_estimators=60)
+    >>> forecasts = forecaster.predict(14)
+    >>> prices = price_list(shop.data, forecasts, stock)
+    >>> len(prices.best), bool(prices.best["best_price"].gt(0).all())
+    (8, True)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import pandas as pd
+
+from trendcast.data.contract import ShopData
+from trendcast.decisions.pricing import best_price, estimate_elasticities
+from trendcast.decisions.promotions import promotion_candidates
+from trendcast.decisions.trends import trend_table
+from trendcast.forecaster import Forecaster
+
+__all__ = [
+    "PriceList",
+    "fit_forecaster",
+    "item_position",
+    "price_list",
+    "promotion_list",
+]
+
+ITEM = "item_id"
+
+
+def fit_forecaster(
+    data: ShopData,
+    *,
+    quantiles: Sequence[float] = (0.05, 0.5, 0.95),
+    progress: bool = False,
+    **lightgbm: object,
+) -> Forecaster:
+    """The default forecaster (global LightGBM) fitted on the shop, ready for decisions.
+
+    Args:
+        data: the validated shop (`trendcast.validate`); its ``dynamic`` frame must hold the
+            plan (prices, promotions, events) of the periods to forecast.
+        quantiles: forecast quantiles.
+        progress: show a progress bar.
+        **lightgbm: settings of `trendcast.models.LightGBM`.
+    """
+    from trendcast.models import LightGBM
+
+    cols = data.columns
+    forecaster = Forecaster(
+        [LightGBM(**lightgbm)],
+        freq=data.freq,
+        quantiles=quantiles,
+        id_col=cols.id_col,
+        time_col=cols.time_col,
+        target_col=cols.target_col,
+        progress=progress,
+    )
+    return forecaster.fit(data.sales, static=data.static, dynamic=data.dynamic)
+
+
+def item_position(
+    data: ShopData, forecasts: pd.DataFrame, stock: pd.DataFrame, *, model: str = "LightGBM"
+) -> pd.DataFrame:
+    """Where each item stands now: price, forecast demand, unit cost and stock, over its stores.
+
+    Args:
+        data: the shop; ``static`` maps series to ``item_id`` and ``dynamic`` has ``price``.
+        forecasts: `Forecaster.predict` output; its horizon is the period the figures cover.
+        stock: one row per series: id, ``on_hand`` and ``unit_cost``.
+        model: forecast column to read.
+
+    Returns:
+        One row per item: ``item_id``, ``price`` (mean over its series of the last price before
+        the forecast), ``demand`` (forecast units over the horizon, all stores), ``unit_cost``
+        (mean), ``on_hand`` (all stores).
+    """
+    cols = data.columns
+    if data.static is None or ITEM not in data.static or data.dynamic is None:
+        raise ValueError(
+            "Item-level decisions need `static` with an 'item_id' column per series and "
+            "`dynamic` with the 'price' column: pass both."
+        )
+    _require(stock, [cols.id_col, "on_hand", "unit_cost"], "stock")
+    _require(forecasts, [cols.id_col, model], "forecasts")
+    _require(data.dynamic, [cols.id_col, cols.time_col, "price"], "dynamic")
+    unknown = sorted(
+        set(stock[cols.id_col].astype(str)) - set(data.static[cols.id_col].astype(str))
+    )
+    if unknown:
+        raise ValueError(
+            f"`stock` names series the sales do not have: {unknown[:5]}"
+            f"{' ...' if len(unknown) > 5 else ''}. Fix: give stock only for series in the sales."
+        )
+    item_of = data.static.set_index(cols.id_col)[ITEM]
+    last_day = data.sales.groupby(cols.id_col, observed=True)[cols.time_col].max()
+    dynamic = data.dynamic[[cols.id_col, cols.time_col, "price"]]
+    history = dynamic[dynamic[cols.time_col] <= dynamic[cols.id_col].map(last_day)]
+    per_series = pd.DataFrame(
+        {
+            "price": history.groupby(cols.id_col, observed=True)["price"].last(),
+            "demand": forecasts.groupby(cols.id_col, observed=True)[model].sum(),
+        }
+    )
+    per_series = per_series.join(stock.set_index(cols.id_col)[["on_hand", "unit_cost"]])
+    per_series[ITEM] = item_of.reindex(per_series.index).to_numpy()
+    return (
+        per_series.groupby(ITEM)
+        .agg(
+            price=("price", "mean"),
+            demand=("demand", "sum"),
+            unit_cost=("unit_cost", "mean"),
+            on_hand=("on_hand", "sum"),
+        )
+        .reset_index()
+    )
+
+
+@dataclass
+class PriceList:
+    """Elasticities per item and the recommended price per item (see `price_list`)."""
+
+    elasticities: pd.DataFrame
+    best: pd.DataFrame
+
+
+def price_list(
+    data: ShopData,
+    forecasts: pd.DataFrame,
+    stock: pd.DataFrame,
+    *,
+    model: str = "LightGBM",
+    bounds: tuple[float, float] = (0.8, 1.2),
+    objective: str = "profit",
+    limit_to_stock: bool = False,
+) -> PriceList:
+    """Price elasticities from the history and the best price per item for the forecast period.
+
+    Args:
+        data: the shop, with ``static`` (``item_id``, ``cat_id``) and ``dynamic`` (``price``).
+        forecasts: `Forecaster.predict` output; demand at the current price over its horizon.
+        stock: one row per series: id, ``on_hand``, ``unit_cost``.
+        model: forecast column to read.
+        bounds: lowest and highest price as multiples of the current price.
+        objective: ``"profit"`` or ``"revenue"``.
+        limit_to_stock: cap sales at the stock on hand (no replenishment in the period).
+
+    Returns:
+        A `PriceList`: ``elasticities`` (`estimate_elasticities`) and ``best`` (`best_price`).
+    """
+    cols = data.columns
+    elasticities = estimate_elasticities(
+        data.sales,
+        data.dynamic,
+        data.static,
+        id_col=cols.id_col,
+        time_col=cols.time_col,
+        target_col=cols.target_col,
+    )
+    current = item_position(data, forecasts, stock, model=model)
+    best = best_price(
+        elasticities,
+        current,
+        bounds=bounds,
+        objective=objective,
+        stock_col="on_hand" if limit_to_stock else None,
+    )
+    return PriceList(elasticities=elasticities, best=best)
+
+
+def promotion_list(
+    data: ShopData,
+    forecasts: pd.DataFrame,
+    stock: pd.DataFrame,
+    elasticities: pd.DataFrame,
+    *,
+    model: str = "LightGBM",
+    discount: float = 0.15,
+    window: int = 28,
+) -> pd.DataFrame:
+    """Items to promote, to push without a discount, and not to promote, with the economics.
+
+    Args:
+        data: the shop, with ``static`` (``item_id``) and ``dynamic`` (``price``).
+        forecasts: `Forecaster.predict` output; its horizon is the promotion's.
+        stock: one row per series: id, ``on_hand``, ``unit_cost``.
+        elasticities: `estimate_elasticities` output.
+        model: forecast column to read.
+        discount: price cut of a promotion.
+        window: periods of the trend comparison windows.
+
+    Returns:
+        `promotion_candidates` at the item level.
+    """
+    cols = data.columns
+    horizon = int(forecasts.groupby(cols.id_col, observed=True).size().max())
+    trends = trend_table(
+        data.sales,
+        static=data.static,
+        dynamic=data.dynamic,
+        forecasts=forecasts,
+        model=model,
+        on_hand=stock[[cols.id_col, "on_hand"]],
+        level=ITEM,
+        window=window,
+        horizon=horizon,
+        id_col=cols.id_col,
+        time_col=cols.time_col,
+        target_col=cols.target_col,
+    )
+    position = item_position(data, forecasts, stock, model=model)
+    return promotion_candidates(
+        trends,
+        elasticities=elasticities,
+        forecasts=forecasts,
+        model=model,
+        static=data.static,
+        unit_cost=position[[ITEM, "unit_cost"]],
+        price=position[[ITEM, "price"]],
+        discount=discount,
+        id_col=cols.id_col,
+        time_col=cols.time_col,
+    )
+
+
+def _require(frame: pd.DataFrame, columns: Sequence[str], name: str) -> None:
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise ValueError(
+            f"`{name}` lacks the column(s) {missing}; it has {list(frame.columns)}. Fix: add "
+            "them (see the README's data contract)."
+        )
