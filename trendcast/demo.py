@@ -8,12 +8,16 @@ from pathlib import Path
 import pandas as pd
 
 from trendcast.data.io import write_frame
-from trendcast.data.simulate import simulate_shop
+from trendcast.data.simulate import sample_stock, simulate_shop
 from trendcast.data.store import Workspace
+from trendcast.decisions.plan import order_list, price_list, promotion_list
+from trendcast.decisions.trends import trend_table
 from trendcast.evaluation.backtest import score_backtest
 from trendcast.evaluation.explain import group_importance
 from trendcast.forecaster import Forecaster, season_length
+from trendcast.report.decisions import order_section, price_section, promotion_section
 from trendcast.report.html import write_report
+from trendcast.report.trends import write_trend_report
 
 DEMO_QUANTILES = (0.05, 0.1, 0.5, 0.9, 0.95)
 
@@ -41,8 +45,13 @@ def run_demo(
 ) -> DemoResult:
     """Runs the whole pipeline on a simulated shop and writes its outputs to ``out_dir``.
 
-    Outputs: ``trendcast.duckdb`` (workspace with the shop, backtest, scores and forecasts),
-    ``forecasts.parquet``, ``backtest.parquet``, ``scores.csv`` and ``report.html``.
+    Then it turns the forecasts into decisions for the shop's (simulated) stock: what to order
+    (lead time and review period of a week, 95% cycle service), the best price per item within
+    +-20%, promotion candidates and the trend report.
+
+    Outputs: ``trendcast.duckdb`` (workspace with the shop, backtest, scores, forecasts and
+    decisions), ``forecasts.parquet``, ``backtest.parquet``, ``scores.csv``, ``orders.csv``,
+    ``prices.csv``, ``promotions.csv``, ``report.html`` and ``trends.html``.
     """
     out = Path(out_dir)
     # The shop's plan for the forecast days (prices, promotions, events) is known in advance.
@@ -66,6 +75,21 @@ def run_demo(
     forecasts = forecaster.fit(sales, **side).predict(horizon)
     drivers = group_importance(forecaster.models_[0].feature_importance())
 
+    stock = sample_stock(data, seed=seed)
+    orders = order_list(forecaster, stock, seed=seed)
+    prices = price_list(data, forecasts, stock)
+    promotions = promotion_list(data, forecasts, stock, prices.elasticities)
+    trends = trend_table(
+        sales,
+        static=data.static,
+        dynamic=data.dynamic,
+        forecasts=forecasts,
+        model=forecaster.default_alias_,
+        on_hand=stock,
+        level="item_id",
+        horizon=horizon,
+    )
+
     summary = {
         "series": sales["unique_id"].nunique(),
         "periods": len(sales),
@@ -78,17 +102,38 @@ def run_demo(
         kind="result",
         meta={"horizon": horizon, "windows": n_windows, "best_model": best},
     )
+    decisions = {
+        "stock": stock,
+        "orders": orders,
+        "elasticities": prices.elasticities,
+        "prices": prices.best,
+        "promotions": promotions,
+        "trends": trends,
+    }
+    workspace.write_many(decisions, kind="decision", meta={"horizon": horizon})
     files = {
         "workspace": workspace.path,
         "forecasts": write_frame(forecasts, out / "forecasts.parquet"),
         "backtest": write_frame(backtest, out / "backtest.parquet"),
         "scores": write_frame(scores.reset_index(), out / "scores.csv"),
+        "orders": write_frame(orders, out / "orders.csv"),
+        "prices": write_frame(prices.best, out / "prices.csv"),
+        "promotions": write_frame(promotions, out / "promotions.csv"),
+        "trends": write_trend_report(
+            out / "trends.html",
+            trends,
+            history=sales,
+            static=data.static,
+            title="trendcast demo: what's trending",
+        ),
     }
     notes = [
         f"Sample shop: {summary['series']} series ({n_items} items x {n_stores} stores), "
         f"daily from {summary['from']} to {summary['to']}, {summary['zero share']:.0%} zero days.",
         f"Backtest: {n_windows} windows of {horizon} days before the end; forecasts: the next "
         f"{horizon} days.",
+        "Decisions below use a simulated stock on hand (up to six weeks of cover) and unit "
+        "costs; the trend report is trends.html.",
     ]
     files["report"] = write_report(
         out / "report.html",
@@ -101,5 +146,10 @@ def run_demo(
         quantiles=DEMO_QUANTILES,
         notes=notes,
         drivers=drivers,
+        sections=[
+            order_section(orders),
+            price_section(prices.best, prices.elasticities),
+            promotion_section(promotions),
+        ],
     )
     return DemoResult(scores=scores, best_model=best, files=files, summary=summary)

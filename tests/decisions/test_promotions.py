@@ -47,6 +47,21 @@ def test_actions_follow_the_rules():
     assert out.loc["c", "reason"].startswith("rising: push while stock lasts")
 
 
+def test_stock_that_lasts_until_a_delivery_is_no_stock_out_risk():
+    # b holds 60 units: not the 120 the horizon may ask for, but more than a week's 30. Its
+    # stock caps what a cut could sell, so it is no candidate at all.
+    args = {"elasticities": ELASTICITIES, "price": PRICE, "unit_cost": COST}
+    within_week = promotion_candidates(table(), restock_periods=7, **args).set_index("item_id")
+    assert "b" not in within_week.index
+    short = promotion_candidates(
+        table(on_hand=[500.0, 20.0, 400.0, 500.0, 250.0]), restock_periods=7, **args
+    ).set_index("item_id")
+    assert short.loc["b", "action"] == "do_not_promote"
+    assert "up to 30 expected over the next 7 periods" in short.loc["b", "reason"]
+    with pytest.raises(ValueError, match="restock_periods"):
+        promotion_candidates(table(), restock_periods=0, **args)
+
+
 def test_economics_by_hand():
     out = promotion_candidates(
         table(),

@@ -11,6 +11,9 @@ Example:
     >>> stock = sample_stock(shop.data)
     >>> forecaster = fit_forecaster(shop.data, n_estimators=60)
     >>> forecasts = forecaster.predict(14)
+    >>> orders = order_list(forecaster, stock, lead_time=3, review_period=7)
+    >>> bool((orders["order_qty"] >= 0).all())
+    True
     >>> prices = price_list(shop.data, forecasts, stock)
     >>> len(prices.best), bool(prices.best["best_price"].gt(0).all())
     (8, True)
@@ -24,6 +27,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from trendcast.data.contract import ShopData
+from trendcast.decisions.inventory import demand_paths, replenishment_plan
 from trendcast.decisions.pricing import best_price, estimate_elasticities
 from trendcast.decisions.promotions import promotion_candidates
 from trendcast.decisions.trends import trend_table
@@ -33,6 +37,7 @@ __all__ = [
     "PriceList",
     "fit_forecaster",
     "item_position",
+    "order_list",
     "price_list",
     "promotion_list",
 ]
@@ -69,6 +74,50 @@ def fit_forecaster(
         progress=progress,
     )
     return forecaster.fit(data.sales, static=data.static, dynamic=data.dynamic)
+
+
+def order_list(
+    forecaster: Forecaster,
+    stock: pd.DataFrame,
+    *,
+    lead_time: int = 7,
+    review_period: int = 7,
+    service_level: float = 0.95,
+    service_kind: str = "cycle",
+    on_order: pd.DataFrame | None = None,
+    n_samples: int = 1000,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """What to order now for every series in ``stock``, from the forecaster's demand paths.
+
+    Args:
+        forecaster: a fitted `Forecaster` whose first model draws sample paths (LightGBM).
+        stock: one row per series: id, ``on_hand``; optional ``unit_cost``, ``min_order_qty``,
+            ``pack_size`` (see `trendcast.decisions.inventory.replenishment_plan`).
+        lead_time: periods from order to arrival.
+        review_period: periods until the next order.
+        service_level: cycle service level (or fill rate, with ``service_kind="fill_rate"``).
+        service_kind: ``"cycle"`` or ``"fill_rate"``.
+        on_order: ordered stock not yet arrived: id and ``quantity``.
+        n_samples: demand paths per series.
+        seed: seed of the paths.
+
+    Returns:
+        `replenishment_plan`'s frame, one row per ``stock`` row.
+    """
+    ids, paths = demand_paths(forecaster, lead_time + review_period, n_samples=n_samples, seed=seed)
+    return replenishment_plan(
+        paths,
+        ids,
+        stock,
+        lead_time=lead_time,
+        review_period=review_period,
+        service_level=service_level,
+        service_kind=service_kind,
+        on_order=on_order,
+        id_col=forecaster.data_.columns.id_col,
+        seed=seed,
+    )
 
 
 def item_position(
@@ -188,6 +237,7 @@ def promotion_list(
     *,
     model: str = "LightGBM",
     discount: float = 0.15,
+    lead_time: int = 7,
     window: int = 28,
 ) -> pd.DataFrame:
     """Items to promote, to push without a discount, and not to promote, with the economics.
@@ -199,6 +249,8 @@ def promotion_list(
         elasticities: `estimate_elasticities` output.
         model: forecast column to read.
         discount: price cut of a promotion.
+        lead_time: periods until reordered stock arrives: a promotion is ruled out where the
+            stock does not cover the upper forecast until then.
         window: periods of the trend comparison windows.
 
     Returns:
@@ -230,6 +282,7 @@ def promotion_list(
         unit_cost=position[[ITEM, "unit_cost"]],
         price=position[[ITEM, "price"]],
         discount=discount,
+        restock_periods=lead_time,
         id_col=cols.id_col,
         time_col=cols.time_col,
     )

@@ -17,7 +17,9 @@ each entity's promotion over the next ``horizon`` periods:
 
 Actions, first match wins:
 
-* ``do_not_promote``: stock-out risk, ``S < D_hi`` (the stock does not cover the upper forecast).
+* ``do_not_promote``: stock-out risk, ``S < D_hi * restock_periods / horizon``: the stock does
+  not cover the upper forecast until a delivery can arrive (``restock_periods``, the lead time;
+  by default the whole horizon, as if nothing could be reordered).
 * ``promote`` (price cut or promotion): not rising, elastic (``elasticity <= -1``, so a cut raises revenue)
   AND either declining with ``profit_change > 0`` or overstocked (``weeks_of_cover >=
   overstock_weeks``) with units to clear (its ``profit_change`` may be negative: the cost of
@@ -57,6 +59,7 @@ def promotion_candidates(
     promo_uplift: Any | None = None,
     discount: float = 0.15,
     horizon: int | None = None,
+    restock_periods: int | None = None,
     overstock_weeks: float = 12.0,
     carrying_rate: float = 0.25,
     id_col: str = "unique_id",
@@ -81,6 +84,8 @@ def promotion_candidates(
             the promotion itself, on top of the price cut).
         discount: price cut of a promotion, in (0, 1).
         horizon: periods the promotion runs; defaults to the table's ``horizon``.
+        restock_periods: periods until new stock can arrive (the lead time), over which the
+            stock must cover the upper forecast; defaults to ``horizon``.
         overstock_weeks: weeks of cover from which stock is excess.
         carrying_rate: yearly cost of holding stock, as a share of its unit cost.
         id_col: series id column of ``forecasts``.
@@ -122,7 +127,14 @@ def promotion_candidates(
     if isinstance(horizon, bool) or not isinstance(horizon, (int, np.integer)) or horizon <= 0:
         raise ValueError(f"`horizon` must be a positive whole number of periods, got {horizon!r}.")
 
+    restock = horizon if restock_periods is None else restock_periods
+    if isinstance(restock, bool) or not isinstance(restock, (int, np.integer)) or restock <= 0:
+        raise ValueError(
+            f"`restock_periods` must be a positive whole number of periods, got {restock!r}."
+        )
     base, base_hi = _demand(table, forecasts, model, static, level, horizon, id_col, time_col)
+    # Upper demand until a delivery can arrive (the horizon's, scaled to the restock periods).
+    restock_hi = base_hi * min(restock, horizon) / horizon
     elasticity = _lookup(elasticities, "elasticities", "elasticity", table, level, finite=True)
     stock = (
         _lookup(on_hand, "on_hand", "on_hand", table, level, minimum=0.0)
@@ -158,7 +170,7 @@ def promotion_candidates(
     push_sold = np.minimum(base * lift, cap)
     push_uplift = np.where(lift_known, push_sold - base_sold, np.nan)
 
-    at_risk = ~np.isnan(stock) & (stock < base_hi)
+    at_risk = ~np.isnan(stock) & (stock < restock_hi)
     elastic = elasticity <= -1
     declining = (table["trend"] == "declining").to_numpy()
     overstocked = cover >= overstock_weeks
@@ -186,7 +198,9 @@ def promotion_candidates(
     out["profit_change"] = np.where(action == "push", push_uplift * (regular - cost), promo_profit)
     out["on_hand"] = stock
     out["weeks_of_cover"] = cover
-    out["reason"] = _reasons(out, base_hi, declining, overstocked, discount, horizon)
+    out["reason"] = _reasons(
+        out, restock_hi, declining, overstocked, discount, horizon, min(restock, horizon)
+    )
     out = out[out["action"] != ""]
     order = out["action"].map({a: k for k, a in enumerate(ACTIONS)})
     out = out.assign(_order=order, _gain=-out["profit_change"].fillna(-np.inf))
@@ -302,18 +316,19 @@ def _lookup(
 
 def _reasons(
     out: pd.DataFrame,
-    base_hi: np.ndarray,
+    restock_hi: np.ndarray,
     declining: np.ndarray,
     overstocked: np.ndarray,
     discount: float,
     horizon: int,
+    restock: int,
 ) -> list[str]:
     reasons = []
     for k, row in enumerate(out.itertuples(index=False)):
         if row.action == "do_not_promote":
             text = (
-                f"stock-out risk: {row.on_hand:,.0f} on hand vs up to {base_hi[k]:,.0f} "
-                f"expected over the next {horizon} periods without a promotion"
+                f"stock-out risk: {row.on_hand:,.0f} on hand vs up to {restock_hi[k]:,.0f} "
+                f"expected over the next {restock} periods without a promotion"
             )
         elif row.action == "promote":
             why = "declining" if declining[k] else ""

@@ -20,7 +20,7 @@ body{font-family:system-ui,-apple-system,Segoe UI,sans-serif;margin:2rem auto;ma
 color:#1f2933;padding:0 1rem}h1{margin-bottom:.2rem}h2{margin-top:2.2rem;border-bottom:1px solid #d9e2ec}
 table{border-collapse:collapse;margin:.6rem 0}td,th{padding:.3rem .7rem;border-bottom:1px solid #e4e7eb;
 text-align:right}th:first-child,td:first-child{text-align:left}tr.best{background:#e3f9e5;font-weight:600}
-.note{color:#52606d}ul{color:#52606d}
+.note{color:#52606d}ul{color:#52606d}td.text,th.text{text-align:left}
 """
 
 
@@ -36,6 +36,7 @@ def write_report(
     quantiles: Sequence[float],
     notes: Sequence[str] = (),
     drivers: pd.Series | None = None,
+    sections: Sequence[tuple[str, str]] = (),
     columns: Columns = Columns(),
     n_series: int = 6,
     history_periods: int = 120,
@@ -52,6 +53,8 @@ def write_report(
         quantiles: forecast quantiles; the outermost pair draws the band.
         notes: lines shown under the title (data summary, what validation changed).
         drivers: share of the recommended model's feature importance per group of features.
+        sections: more ``(heading, html)`` parts appended after the plots, e.g. the decision
+            tables of `trendcast.report.decisions`.
         n_series: how many of the best-selling series to plot.
         history_periods: periods of history shown before each forecast.
     """
@@ -80,6 +83,8 @@ def write_report(
     for k, (heading, figure) in enumerate(figures):
         parts.append(f"<h2>{heading}</h2>")
         parts.append(figure.to_html(full_html=False, include_plotlyjs=k == 0))
+    for heading, fragment in sections:
+        parts.append(f"<h2>{html.escape(heading)}</h2>{fragment}")
     page = (
         f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
         f"<style>{_STYLE}</style></head><body>{''.join(parts)}</body></html>"
