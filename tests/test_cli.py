@@ -206,3 +206,24 @@ def test_price_recommends_prices_within_bounds_and_lists_promotions(shop_dir, tm
     assert set(pd.read_csv(out["promotions"])["action"]) <= {"promote", "push", "do_not_promote"}
     assert main(["price", *args[:-2], "--bounds", "1.2"]) == 2
     assert "--bounds takes 2 numbers" in capsys.readouterr().err
+
+
+def test_plan_orders_whole_packs_and_counts_stock_on_order(shop_dir, tmp_path, capsys):
+    stock = pd.read_parquet(shop_dir / "stock.parquet").assign(on_hand=0.0, pack_size=6.0)
+    stock.to_csv(tmp_path / "stock.csv", index=False)
+    first = stock["unique_id"].iloc[0]
+    pd.DataFrame({"unique_id": [first], "quantity": [1000.0]}).to_csv(
+        tmp_path / "on_order.csv", index=False
+    )
+    files = [f"--{name}={shop_dir / f'{name}.parquet'}" for name in ("static", "dynamic")]
+    args = [str(shop_dir / "sales.parquet"), *files, f"--stock={tmp_path / 'stock.csv'}"]
+    out = tmp_path / "orders.csv"
+    assert main(["plan", *args, f"--on-order={tmp_path / 'on_order.csv'}", f"--out={out}"]) == 0
+    assert "series to order" in capsys.readouterr().out
+    orders = pd.read_csv(out).set_index("unique_id")
+    assert len(orders) == 24 and (orders["order_qty"] % 6 == 0).all()
+    assert orders.loc[first, "order_qty"] == 0  # the 1,000 units on order cover it
+    others = orders.drop(index=first)
+    assert (others["order_qty"] >= others["order_up_to"]).all()  # nothing on hand
+    assert main(["plan", *args, "--service-level", "1.5"]) == 2
+    assert "service_level" in capsys.readouterr().err

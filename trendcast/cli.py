@@ -1,4 +1,4 @@
-"""The ``trendcast`` command line: demo, simulate, validate, backtest, forecast.
+"""The ``trendcast`` command line: the demo, data, forecasting and decision subcommands.
 
 Every subcommand calls the same library functions a Python user would; bad input ends with a
 clear message and a non-zero exit code, never a traceback (``--debug`` shows one).
@@ -22,6 +22,11 @@ examples:
   trendcast validate sales.csv --target-col units --fill-gaps
   trendcast backtest shop/sales.csv --horizon 28 --windows 3 --out backtest.parquet
   trendcast forecast shop/sales.csv --horizon 28 --models seasonal_naive,ets --out fc.csv
+  trendcast plan shop/sales.csv --static shop/static.csv --dynamic shop/dynamic.csv \
+      --stock shop/stock.csv --lead-time 7 --service-level 0.95 --out orders.csv
+  trendcast price shop/sales.csv --static shop/static.csv --dynamic shop/dynamic.csv \
+      --stock shop/stock.csv --out prices.csv --promotions promotions.csv
+  trendcast trends shop/sales.csv --static shop/static.csv --level item_id --html trends.html
 
 Sales files are long: one row per series and period, with an id, a date and a target column
 (default names unique_id, ds, y). Daily, weekly (e.g. W-SUN) and month-start data are supported.
@@ -152,6 +157,37 @@ def _parser() -> argparse.ArgumentParser:
         "contributions per forecast, grouped into trend, calendar, price, promotion, ...",
     )
     forecast.set_defaults(command="forecast", run=_forecast)
+
+    plan = commands.add_parser(
+        "plan",
+        help="what to order now: safety stock, reorder point, order quantity per series",
+        description="Forecasts demand with LightGBM, draws demand paths over lead time plus "
+        "review period and sets each series' order-up-to level at the service level; the order "
+        "is what lifts stock on hand plus on order to it, in whole packs and at least the "
+        "minimum order. The stock file may carry per-series pack_size and min_order_qty.",
+    )
+    _add_data_arguments(plan)
+    plan.add_argument("--stock", required=True, help="stock file: series id and on_hand")
+    plan.add_argument("--on-order", help="stock ordered but not arrived: series id and quantity")
+    plan.add_argument(
+        "--lead-time", type=int, default=7, help="periods from order to arrival (default: 7)"
+    )
+    plan.add_argument(
+        "--review-period", type=int, default=7, help="periods between orders (default: 7)"
+    )
+    plan.add_argument(
+        "--service-level", type=float, default=0.95, help="target in (0, 1) (default: 0.95)"
+    )
+    plan.add_argument(
+        "--fill-rate",
+        action="store_true",
+        help="the service level is a fill rate (share of demand served), not a cycle service",
+    )
+    plan.add_argument(
+        "--samples", type=int, default=1000, help="demand paths per series (default: 1000)"
+    )
+    plan.add_argument("--out", help="write the order list (.csv or .parquet)")
+    plan.set_defaults(command="plan", run=_plan)
 
     trends = commands.add_parser(
         "trends",
@@ -486,6 +522,42 @@ def _trends(args: argparse.Namespace) -> int:
         path = atomic_write(args.json, lambda tmp: tmp.write_text(text, encoding="utf-8"))
         _console().print(f"trend table (JSON): {path}")
     _store(args, data=data, results={"trends": table})
+    return 0
+
+
+def _plan(args: argparse.Namespace) -> int:
+    from trendcast.data.io import read_frame, write_frame
+    from trendcast.decisions.plan import fit_forecaster, order_list
+
+    data = _load(args)
+    forecaster = fit_forecaster(data, progress=True)
+    orders = order_list(
+        forecaster,
+        read_frame(args.stock),
+        lead_time=args.lead_time,
+        review_period=args.review_period,
+        service_level=args.service_level,
+        service_kind="fill_rate" if args.fill_rate else "cycle",
+        on_order=read_frame(args.on_order) if args.on_order else None,
+        n_samples=args.samples,
+    )
+    id_col = data.columns.id_col
+    ordering = orders[orders["order_qty"] > 0].sort_values("order_qty", ascending=False)
+    console = _console()
+    console.print(
+        f"{len(ordering):,} of {len(orders):,} series to order, {ordering['order_qty'].sum():,.0f} "
+        f"units in all (lead time {args.lead_time}, review every {args.review_period} periods, "
+        f"service level {args.service_level:.0%}). Largest orders:"
+    )
+    for row in ordering.head(10).itertuples(index=False):
+        console.print(
+            f"  {getattr(row, id_col)}: order {row.order_qty:,.0f} (position "
+            f"{row.inventory_position:,.0f}, order-up-to {row.order_up_to:,.0f}, stock-out "
+            f"risk {row.stockout_probability:.0%})"
+        )
+    if args.out:
+        console.print(f"orders: {write_frame(orders, args.out)}")
+    _store(args, data=data, results={"orders": orders})
     return 0
 
 
