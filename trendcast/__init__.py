@@ -17,6 +17,9 @@ _EXPORTS = {
     "simulate_shop": "trendcast.data.simulate",
     "Workspace": "trendcast.data.store",
     "tune_lightgbm": "trendcast.tuning",
+    "TextEncoder": "trendcast.text",
+    "similar_products": "trendcast.text",
+    "search_catalogue": "trendcast.text",
 }
 
 __all__ = sorted(_EXPORTS)
