@@ -39,7 +39,10 @@ from trendcast._frames import like, to_pandas
 __all__ = [
     "critical_ratio",
     "demand_paths",
+    "expected_fill_rate",
+    "fill_rate_level",
     "newsvendor_quantity",
+    "order_quantity",
     "protection_demand",
     "replenishment_plan",
 ]
