@@ -130,3 +130,66 @@ def test_too_short_history_is_a_clear_error():
     arrays = SeriesArrays.from_frame(data.sales, data.freq)
     with pytest.raises(ValueError, match="too short"):
         LightGBM().fit(arrays, Covariates())
+
+
+def test_dynamic_lookup_reads_the_frame_rows_with_gaps_and_unknown_ids():
+    from trendcast.data.arrays import period_index
+    from trendcast.data.contract import Columns
+    from trendcast.features.covariates import DynamicLookup
+
+    rng = np.random.default_rng(0)
+    ids = np.array(["a", "b", "c"])
+    dates = pd.date_range("2024-01-01", periods=10)
+    frame = pd.DataFrame(
+        {"unique_id": np.repeat(["a", "b", "c", "z"], 10), "ds": np.tile(dates, 4)}
+    )
+    frame = frame.assign(
+        price=rng.random(len(frame)).astype(np.float32),
+        event=rng.choice(["", "sale", "xmas"], len(frame)),
+    ).sample(frac=0.7, random_state=1)  # gaps; "z" is not a fitted series
+    first = period_index(dates[2:3], "D")[0]
+    lookup = DynamicLookup(frame, ids, "D", Columns(), first_period=first)
+
+    series = rng.integers(0, 3, 300)
+    periods = first + rng.integers(-4, 12, 300)  # before, inside and after the frame's span
+    keys = pd.DataFrame({"unique_id": ids[series], "ds": periods.astype("datetime64[D]")})
+    kept = frame[frame["ds"] >= dates[2]]
+    expected = keys.merge(kept, on=["unique_id", "ds"], how="left", indicator=True)
+    np.testing.assert_array_equal(
+        lookup.missing(series, periods), expected["_merge"] == "left_only"
+    )
+    np.testing.assert_array_equal(
+        lookup.take("price", series, periods), expected["price"].to_numpy(np.float32)
+    )
+    # Category codes of the kept rows' values, the empty string meaning none.
+    categories = sorted(set(kept.loc[kept["unique_id"] != "z", "event"]) - {""})
+    codes = expected["event"].map({c: float(i) for i, c in enumerate(categories)})
+    assert lookup.categorical == ["event"]
+    np.testing.assert_array_equal(lookup.take("event", series, periods), codes.to_numpy(np.float32))
+
+
+def test_streamed_features_are_binned_as_the_in_memory_matrix():
+    import lightgbm as lgb
+
+    from trendcast.models.gbm import _bin_sample_seed, _FeatureRows
+
+    lgb.Sequence.register(_FeatureRows)
+    rng = np.random.default_rng(0)
+    # More rows than LightGBM samples for its bins (200,000), so the sample matters.
+    features = rng.normal(size=(250_000, 3)).astype(np.float32)
+    features[rng.random(features.shape) < 0.1] = np.nan
+    target = rng.poisson(np.exp(np.nan_to_num(features[:, 0]).clip(-2, 2)))
+    params = {"objective": "tweedie", "seed": 7, "verbosity": -1, "num_threads": 1}
+    models = []
+    for data, extra in [
+        (features, {}),
+        (_FeatureRows(features.__getitem__, len(features)), {"data_random_seed": 7}),
+        (
+            _FeatureRows(features.__getitem__, len(features)),
+            {"data_random_seed": _bin_sample_seed(7)},
+        ),
+    ]:
+        dataset = lgb.Dataset(data, target, params=params | extra).construct()
+        models.append(lgb.train(params, dataset, num_boost_round=5).model_to_string())
+    assert models[2] == models[0]
+    assert models[1] != models[0]  # the sample, hence the bins, follow the seed

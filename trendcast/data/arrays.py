@@ -101,6 +101,18 @@ class SeriesArrays:
             freq=self.freq,
         )
 
+    def tail(self, n: int) -> SeriesArrays:
+        """The last ``n`` values of each series (all of a shorter one)."""
+        keep = np.minimum(self.lengths, n)
+        offsets = np.arange(keep.sum()) - np.repeat(np.cumsum(keep) - keep, keep)
+        return SeriesArrays(
+            ids=self.ids,
+            values=self.values[np.repeat(self.indptr[1:] - keep, keep) + offsets],
+            indptr=np.append(0, np.cumsum(keep)).astype(np.int64),
+            last_ds=self.last_ds,
+            freq=self.freq,
+        )
+
     def future_dates(self, h: int) -> np.ndarray:
         """The next ``h`` timestamps of every series, flattened series by series."""
         starts = np.repeat(self.last_ds, h)

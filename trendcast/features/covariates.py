@@ -49,36 +49,62 @@ def static_features(
 
 
 class DynamicLookup:
-    """Values of dynamic covariates at any (series, period), NaN where the frame has no row."""
+    """Values of dynamic covariates at any (series, period), NaN where the frame has no row.
 
-    def __init__(self, dynamic: pd.DataFrame, ids: np.ndarray, freq: str, columns: Columns):
+    Each column is held densely, as a (n_series, n_periods) float32 array over the frame's
+    periods from ``first_period`` on (earlier rows are dropped), so a lookup is plain indexing.
+    """
+
+    def __init__(
+        self,
+        dynamic: pd.DataFrame,
+        ids: np.ndarray,
+        freq: str,
+        columns: Columns,
+        *,
+        first_period: int | None = None,
+    ):
         series = pd.Index(ids).get_indexer(dynamic[columns.id_col])
+        periods = period_index(dynamic[columns.time_col], freq)
         keep = series >= 0
-        self._freq = freq
-        self._index = pd.Index(
-            _key(series[keep], period_index(dynamic[columns.time_col], freq)[keep])
-        )
+        if first_period is not None:
+            keep &= periods >= first_period
+        series, periods = series[keep], periods[keep]
+        self._first = int(periods.min()) if len(periods) else 0
+        n_periods = int(periods.max()) - self._first + 1 if len(periods) else 0
+        self._shape = (len(ids), n_periods)
+        cells = series * n_periods + (periods - self._first)
+        del series, periods
+        self._present = np.zeros(self._shape, dtype=bool)
+        self._present.flat[cells] = True
         self.values: dict[str, np.ndarray] = {}
         self.categorical: list[str] = []
         for name in dynamic.columns.drop(columns.key):
-            column = dynamic[name][keep]
+            column = dynamic[name]
             if pd.api.types.is_numeric_dtype(column) or pd.api.types.is_bool_dtype(column):
-                self.values[name] = column.to_numpy(np.float32)
+                kept = column.to_numpy(np.float32)[keep]
             else:
-                self.values[name] = _codes(column)
+                kept = _codes(column[keep])
                 self.categorical.append(name)
+            dense = np.full(self._shape, np.nan, dtype=np.float32)
+            dense.flat[cells] = kept
+            self.values[name] = dense
+
+    def _cells(self, series: np.ndarray, periods: np.ndarray):
+        """Each row's series and period offset, and whether the offset is inside the span."""
+        offsets = periods - self._first
+        inside = (offsets >= 0) & (offsets < self._shape[1])
+        return series[inside], offsets[inside], inside
 
     def take(self, name: str, series: np.ndarray, periods: np.ndarray) -> np.ndarray:
-        found = self._index.get_indexer(_key(series, periods))
+        rows, offsets, inside = self._cells(series, periods)
         out = np.full(len(series), np.nan, dtype=np.float32)
-        hit = found >= 0
-        out[hit] = self.values[name][found[hit]]
+        out[inside] = self.values[name][rows, offsets]
         return out
 
     def missing(self, series: np.ndarray, periods: np.ndarray) -> np.ndarray:
         """Rows with no dynamic row at all."""
-        return self._index.get_indexer(_key(series, periods)) < 0
-
-
-def _key(series: np.ndarray, periods: np.ndarray) -> np.ndarray:
-    return series.astype(np.int64) * (1 << 32) + periods.astype(np.int64)
+        rows, offsets, inside = self._cells(series, periods)
+        out = np.ones(len(series), dtype=bool)
+        out[inside] = ~self._present[rows, offsets]
+        return out

@@ -11,6 +11,12 @@ categories, numeric attributes).
 Multi-step strategy: recursive. One one-step model forecasts period 1, its forecast fills the
 lags of period 2, and so on; the same feature code serves training and forecasting.
 
+Training, within memory: rows are chosen per series (after its first sale, the last
+``max_train_periods``), features read only each series' recent tail, dynamic covariates are
+dense (series x period) arrays, and LightGBM bins the training rows block by block as they are
+computed, so the float feature matrix never exists whole. The binned data serves both the
+early-stopping fit (on all but the last ``validation`` periods) and the final fit.
+
 Probabilistic forecasts: demand at each period is negative binomial around the forecast mean,
 ``var = mu + phi * mu^2``, with each series' ``phi`` estimated from the model's own
 out-of-sample recursive errors on the last ``validation`` periods (shrunk toward the pooled
@@ -20,7 +26,8 @@ quantiles are integers; they never cross and are never negative.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from functools import partial
 
 import numpy as np
 import pandas as pd
@@ -29,7 +36,7 @@ from trendcast.data.arrays import Covariates, SeriesArrays, period_index
 from trendcast.data.contract import HIERARCHY_COLUMNS
 from trendcast.features.calendar import calendar_features
 from trendcast.features.covariates import DynamicLookup, is_known_future, static_features
-from trendcast.features.lags import WindowStats, lag, periods_since_positive, row_starts
+from trendcast.features.lags import WindowStats, lag, periods_since_positive
 from trendcast.models.base import Model, Prediction
 
 _DEFAULT_LAGS = {"D": (1, 2, 3, 4, 5, 6, 7, 14, 21, 28), "MS": (1, 2, 3, 6, 12)}
@@ -113,31 +120,49 @@ class LightGBM(Model):
         )
         self.yearly_ = bool(span >= 2 * _PERIODS_PER_YEAR.get(data.freq[0], 52))
         self._prepare_covariates(data, covariates)
-        starts = row_starts(data.indptr)
-        rows = self._training_rows(data, starts)
-        features, names, scale = self._features(
-            data.values, starts, rows, self._row_series(data)[rows], self._row_periods(data)[rows]
-        )
-        self.feature_names_ = names
-        end = np.repeat(data.indptr[1:], np.diff(data.indptr))[rows]
-        held_out = rows >= end - self.validation_
-        if held_out.all() or not held_out.any():
-            raise ValueError(
-                f"{self.alias}: the series are too short to hold out {self.validation_} periods "
-                "for validation; pass a smaller `validation` or give more history."
-            )
-        # Binned once; the early-stopping fit and the final fit use views of the same data.
-        dataset = self._dataset(features, data.values[rows] / scale, scale)
-        del features
+        self.feature_names_ = self._feature_names()
+        # A row's features read at most `memory_` periods back: training and the dispersion's
+        # recursive forecasts need only each series' tail.
+        history = data
+        if self.max_train_periods:
+            history = data.tail(max(self.max_train_periods, self.validation_) + self.memory_)
+        dataset, held_out = self._training_set(data, history)
         first = self._train(
             dataset.subset(np.flatnonzero(~held_out)),
             valid=dataset.subset(np.flatnonzero(held_out)),
         )
         self.rounds_ = max(first.best_iteration, 1)
         # Out-of-sample recursive errors of the first model give the forecast dispersion.
-        self.phi_ = self._dispersion(first, data)
+        self.phi_ = self._dispersion(first, history)
+        del first  # and with it the binned subsets it trained on
         self.booster_ = self._train(dataset, rounds=self.rounds_)
         self.data_ = data
+
+    def _training_set(self, data: SeriesArrays, history: SeriesArrays):
+        """The binned LightGBM dataset of the training rows, and which rows are held out."""
+        counts = self._training_counts(data)
+        # Periods from each training row to its series' end (1 for the last period).
+        back = np.repeat(np.cumsum(counts), counts) - np.arange(counts.sum())
+        held_out = back <= self.validation_
+        if held_out.all() or not held_out.any():
+            raise ValueError(
+                f"{self.alias}: the series are too short to hold out {self.validation_} periods "
+                "for validation; pass a smaller `validation` or give more history."
+            )
+        rows = np.repeat(history.indptr[1:], counts) - back
+        series = np.repeat(np.arange(data.n_series), counts)
+        periods = period_index(data.last_ds, data.freq)[series] - back + 1
+        del back
+        values, stats = history.values, WindowStats(history.values)
+        starts = history.indptr[series]
+        scale = _scale(stats.mean(starts, rows, self.memory_))
+        # Group means need every row of a period at once; the other features are row by row.
+        momentum = self._momentum(values, stats, starts, rows, series, periods, scale)
+        del starts
+        block = partial(self._block, values, stats, history.indptr, rows, series, periods, momentum)
+        # Binned once; the early-stopping fit and the final fit use views of the same data.
+        dataset = self._dataset(_FeatureRows(block, len(rows)), values[rows] / scale, scale)
+        return dataset, held_out
 
     def _resolve(self, freq: str) -> None:
         weekly = freq.startswith("W")
@@ -157,14 +182,19 @@ class LightGBM(Model):
         )
         self.dynamic_ = None
         if covariates.dynamic is not None:
-            dynamic = covariates.dynamic
+            first_period = None
             if self.max_train_periods:
-                # Keep only the rows the training span (and its lagged features) can read.
+                # Keep only the periods the training span (and its lagged features) can read.
                 last = period_index(data.last_ds, data.freq)
                 reach = self.max_train_periods + self.memory_ + self.covariate_lag_ + 7
-                periods = period_index(dynamic[covariates.columns.time_col], data.freq)
-                dynamic = dynamic[periods >= (last - reach).min()]
-            self.dynamic_ = DynamicLookup(dynamic, data.ids, data.freq, covariates.columns)
+                first_period = (last - reach).min()
+            self.dynamic_ = DynamicLookup(
+                covariates.dynamic,
+                data.ids,
+                data.freq,
+                covariates.columns,
+                first_period=first_period,
+            )
             self.categorical_ = self.categorical_ + self.dynamic_.categorical
         # Hierarchy levels shared by several series carry cross-series signal.
         self.groups_ = [
@@ -176,19 +206,17 @@ class LightGBM(Model):
             n for n in (self.dynamic_.values if self.dynamic_ else {}) if is_known_future(n)
         ]
 
-    def _training_rows(self, data: SeriesArrays, starts: np.ndarray) -> np.ndarray:
-        positions = np.arange(len(data.values))
+    def _training_counts(self, data: SeriesArrays) -> np.ndarray:
+        """How many of each series' last periods are training rows."""
+        sold = np.flatnonzero(data.values > 0)
+        first_sale = np.append(sold, len(data.values))[np.searchsorted(sold, data.indptr[:-1])]
         # Leading zeros before a series' first sale say nothing about demand (not yet listed).
-        sold = np.where(data.values > 0, positions, len(positions))
-        first_sale = np.minimum.reduceat(sold, data.indptr[:-1]) if data.n_series else sold
-        keep = positions >= np.repeat(first_sale, data.lengths) + 1
+        counts = np.maximum(data.indptr[1:] - first_sale - 1, 0)
         if self.max_train_periods:
-            ends = np.repeat(data.indptr[1:], data.lengths)
-            keep &= positions >= ends - self.max_train_periods
-        rows = positions[keep]
-        if len(rows) == 0:
+            counts = np.minimum(counts, self.max_train_periods)
+        if not counts.any():
             raise ValueError(f"{self.alias}: no series has a sale to learn from.")
-        return rows
+        return counts
 
     def _params(self) -> dict:
         params = {
@@ -210,10 +238,12 @@ class LightGBM(Model):
             params["tweedie_variance_power"] = self.tweedie_variance_power
         return params
 
-    def _dataset(self, features: np.ndarray, target: np.ndarray, weight: np.ndarray):
+    def _dataset(self, features: _FeatureRows, target: np.ndarray, weight: np.ndarray):
         """A constructed LightGBM dataset of scaled targets, weighted by scale so that big
         series count as in units."""
         import lightgbm as lgb
+
+        lgb.Sequence.register(_FeatureRows)
 
         categorical = [c for c in self.categorical_ if c in self.feature_names_]
         return lgb.Dataset(
@@ -222,7 +252,7 @@ class LightGBM(Model):
             weight=weight,
             feature_name=self.feature_names_,
             categorical_feature=categorical,
-            params=self._params(),
+            params={**self._params(), "data_random_seed": _bin_sample_seed(self.seed)},
             free_raw_data=True,
         ).construct()
 
@@ -283,14 +313,14 @@ class LightGBM(Model):
         buffer[:, : self.memory_] = data.last_values(self.memory_)
         values = buffer.reshape(-1)
         # A series shorter than the memory starts at its first value.
-        first = np.argmax(~np.isnan(buffer), axis=1)
-        starts = np.repeat(np.arange(n) * width + first, width)
+        starts = np.arange(n) * width + np.argmax(~np.isnan(buffer), axis=1)
         last_period = period_index(data.last_ds, data.freq)
         self._check_future(series, last_period, h, data)
         for step in range(h):
             rows = np.arange(n) * width + self.memory_ + step
-            features, _, scale = self._features(
-                values, starts, rows, series, last_period + step + 1
+            stats = WindowStats(values)
+            features, scale = self._features(
+                values, stats, starts, rows, series, last_period + step + 1
             )
             predicted = booster.predict(features, num_threads=self.n_jobs) * scale
             if explain is not None:
@@ -321,67 +351,92 @@ class LightGBM(Model):
 
     # ------------------------------------------------------------------ features
 
-    def _features(self, values, starts, rows, series, periods):
-        """Feature matrix (float32, one row per ``rows``), feature names, and each row's scale
-        (its recent mean level, floored).
-
-        Target-derived features are divided by the scale, so series of any size share one
-        pattern; the level itself stays a feature.
-        """
-        stats = WindowStats(values, starts)
-        level = stats.mean(rows, self.memory_)
-        scale = np.maximum(np.nan_to_num(level), _MIN_SCALE)
-        columns: dict[str, np.ndarray] = {
-            f"lag_{k}": lag(values, starts, rows, k) / scale for k in self.lags_
-        }
+    def _feature_names(self) -> list[str]:
+        names = [f"lag_{k}" for k in self.lags_]
         for window in self.windows_:
-            columns[f"mean_{window}"] = stats.mean(rows, window) / scale
-            columns[f"std_{window}"] = stats.std(rows, window) / scale
-        columns["level"] = level
-        momentum = {
-            "recent": columns[f"mean_{self.windows_[0]}"],
-            "last": columns[f"lag_{self.lags_[0]}"],
-        }
-        for group in self.groups_:
-            for name, value in momentum.items():
-                # How the series' group (same item elsewhere, same store, ...) moves right now.
-                codes = np.nan_to_num(self.static_[group][series], nan=-1)
-                columns[f"{group}_{name}"] = group_mean(codes, periods, value)
+            names += [f"mean_{window}", f"std_{window}"]
+        names += ["level", *self._momentum_names(), "since_sale"]
+        no_dates = np.empty(0, dtype="datetime64[ns]")
+        names += calendar_features(no_dates, self.freq_, yearly=self.yearly_)
+        names += self.static_
+        for name in self.dynamic_.values if self.dynamic_ else ():
+            lagged = f"{name}_lag{self.covariate_lag_}"
+            names.append(name if name in self.known_future_ else lagged)
+        names += [f"{n}_change" for n in ("price", "sell_price") if n in self.known_future_]
+        # A name given twice is one feature, holding the value written last.
+        return list(dict.fromkeys(names))
+
+    def _momentum_names(self) -> list[str]:
+        return [f"{group}_{name}" for group in self.groups_ for name in ("recent", "last")]
+
+    def _momentum(self, values, stats, starts, rows, series, periods, scale) -> np.ndarray:
+        """How each row's groups (same item elsewhere, same store, ...) move right now: the
+        group's mean, over its rows of the same period, of the recent mean and of the last
+        value (float32, one column per `_momentum_names`)."""
+        recent = stats.mean(starts, rows, self.windows_[0]) / scale
+        last = lag(values, starts, rows, self.lags_[0]) / scale
+        out = np.empty((len(rows), 2 * len(self.groups_)), dtype=np.float32)
+        for j, group in enumerate(self.groups_):
+            codes = np.nan_to_num(self.static_[group][series], nan=-1)
+            out[:, 2 * j] = group_mean(codes, periods, recent)
+            out[:, 2 * j + 1] = group_mean(codes, periods, last)
+        return out
+
+    def _block(self, values, stats, indptr, rows, series, periods, momentum, part: slice):
+        """The features of the training rows in the slice ``part``."""
+        starts = indptr[series[part]]
+        return self._features(
+            values, stats, starts, rows[part], series[part], periods[part], momentum[part]
+        )[0]
+
+    def _features(self, values, stats, starts, rows, series, periods, momentum=None):
+        """Feature matrix (float32, one row per ``rows``, columns as ``feature_names_``) and each
+        row's scale (its recent mean level, floored).
+
+        ``stats`` holds the window sums of ``values``; ``starts`` the position where each row's
+        series starts; ``momentum`` the rows' group means if already computed over all rows of
+        their periods. Target-derived features are divided by the scale, so series of any size
+        share one pattern; the level itself stays a feature.
+        """
+        position = {name: j for j, name in enumerate(self.feature_names_)}
+        matrix = np.empty((len(rows), len(position)), dtype=np.float32)
+
+        def put(name: str, value: np.ndarray) -> None:
+            matrix[:, position[name]] = value
+
+        level = stats.mean(starts, rows, self.memory_)
+        scale = _scale(level)
+        for k in self.lags_:
+            put(f"lag_{k}", lag(values, starts, rows, k) / scale)
+        for window in self.windows_:
+            put(f"mean_{window}", stats.mean(starts, rows, window) / scale)
+            put(f"std_{window}", stats.std(starts, rows, window) / scale)
+        put("level", level)
+        if momentum is None:
+            momentum = self._momentum(values, stats, starts, rows, series, periods, scale)
+        for name, column in zip(self._momentum_names(), momentum.T, strict=True):
+            put(name, column)
         since = periods_since_positive(values, starts, rows)
-        columns["since_sale"] = np.where(
-            np.isnan(since), self.memory_, np.minimum(since, self.memory_)
-        )
+        put("since_sale", np.where(np.isnan(since), self.memory_, np.minimum(since, self.memory_)))
         dates = _period_dates(periods, self.freq_)
-        columns.update(calendar_features(dates, self.freq_, yearly=self.yearly_))
+        for name, value in calendar_features(dates, self.freq_, yearly=self.yearly_).items():
+            put(name, value)
         for name, per_series in self.static_.items():
-            columns[name] = per_series[series]
+            put(name, per_series[series])
         if self.dynamic_ is not None:
             for name in self.dynamic_.values:
                 if name in self.known_future_:
-                    columns[name] = self.dynamic_.take(name, series, periods)
+                    put(name, self.dynamic_.take(name, series, periods))
                 else:
-                    columns[f"{name}_lag{self.covariate_lag_}"] = self.dynamic_.take(
-                        name, series, periods - self.covariate_lag_
+                    put(
+                        f"{name}_lag{self.covariate_lag_}",
+                        self.dynamic_.take(name, series, periods - self.covariate_lag_),
                     )
             for name in ("price", "sell_price"):
                 if name in self.known_future_:
                     before = self.dynamic_.take(name, series, periods - 7)
-                    columns[f"{name}_change"] = columns[name] / before
-        names = list(columns)
-        matrix = np.empty((len(rows), len(names)), dtype=np.float32)
-        for j, name in enumerate(names):
-            matrix[:, j] = columns.pop(name)  # free each column as it lands
-        return matrix, names, scale
-
-    @staticmethod
-    def _row_series(data: SeriesArrays) -> np.ndarray:
-        return np.repeat(np.arange(data.n_series), data.lengths)
-
-    @staticmethod
-    def _row_periods(data: SeriesArrays) -> np.ndarray:
-        last = np.repeat(period_index(data.last_ds, data.freq), data.lengths)
-        offsets = np.arange(len(data.values)) - np.repeat(data.indptr[1:] - 1, data.lengths)
-        return last + offsets
+                    put(f"{name}_change", matrix[:, position[name]] / before)
+        return matrix, scale
 
     # -------------------------------------------------------------- explanations
 
@@ -425,6 +480,50 @@ class LightGBM(Model):
         """Global importance of each feature (``"gain"`` or ``"split"``), largest first."""
         importance = self.booster_.feature_importance(importance_type=kind)
         return pd.Series(importance, index=self.feature_names_).sort_values(ascending=False)
+
+
+class _FeatureRows:
+    """The training feature matrix as a `lightgbm.Sequence`: computed block by block while
+    LightGBM reads it, so that the whole float32 matrix never exists at once.
+
+    ``block(part)`` gives the features of the rows in the slice ``part``.
+    """
+
+    batch_size = 65_536
+
+    def __init__(self, block: Callable[[slice], np.ndarray], n_rows: int):
+        self._block, self._n_rows = block, n_rows
+        self._cached_start, self._cached = -1, np.empty((0, 0), dtype=np.float32)
+
+    def __len__(self) -> int:
+        return self._n_rows
+
+    def __getitem__(self, index: int | slice) -> np.ndarray:
+        if isinstance(index, slice):
+            return self._block(index)
+        # Single rows are the bin sample (LightGBM wants it in float64), asked for in increasing
+        # order: each block is computed once.
+        start = index - index % self.batch_size
+        if start != self._cached_start:
+            self._cached_start = start
+            self._cached = self._block(slice(start, start + self.batch_size))
+        return self._cached[index - start].astype(np.float64)
+
+
+def _bin_sample_seed(seed: int) -> int:
+    """The seed of the rows sampled for the bins (``data_random_seed``) that LightGBM derives
+    from ``seed`` (its first random number).
+
+    LightGBM derives it when it reads a matrix but not when it samples a `lightgbm.Sequence`;
+    passing it keeps the bins, hence the models, those of the in-memory matrix.
+    """
+    state = (214013 * (seed & 0xFFFFFFFF) + 2531011) & 0xFFFFFFFF
+    return ((state >> 16) & 0x7FFF) % 0x7FFF
+
+
+def _scale(level: np.ndarray) -> np.ndarray:
+    """The divisor of target-derived features: the recent mean level, floored."""
+    return np.maximum(np.nan_to_num(level), _MIN_SCALE)
 
 
 def group_mean(groups: np.ndarray, periods: np.ndarray, value: np.ndarray) -> np.ndarray:
