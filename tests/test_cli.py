@@ -227,3 +227,27 @@ def test_plan_orders_whole_packs_and_counts_stock_on_order(shop_dir, tmp_path, c
     assert (others["order_qty"] >= others["order_up_to"]).all()  # nothing on hand
     assert main(["plan", *args, "--service-level", "1.5"]) == 2
     assert "service_level" in capsys.readouterr().err
+
+
+def test_search_similar_and_coldstart_from_product_text(shop_dir, tmp_path, capsys):
+    static = pd.read_parquet(shop_dir / "static.parquet")
+    catalogue = tmp_path / "static.csv"
+    static.to_csv(catalogue, index=False)
+    assert main(["search", str(catalogue), "warm wool clothes for winter", "--k", "3"]) == 0
+    assert "score" in capsys.readouterr().out
+    out = tmp_path / "similar.csv"
+    first = static["item_id"].iloc[0]
+    assert main(["similar", str(catalogue), first, "--k", "2", "--out", str(out)]) == 0
+    similar = pd.read_csv(out)
+    assert len(similar) == 2 and first not in set(similar["item_id"])
+    assert similar["score"].is_monotonic_decreasing
+    assert main(["similar", str(catalogue), "NO_SUCH_ITEM"]) == 2
+    assert "NO_SUCH_ITEM" in capsys.readouterr().err
+
+    new = static.drop_duplicates("item_id").head(2).assign(unique_id=["NEW_1", "NEW_2"])
+    new.to_csv(tmp_path / "new.csv", index=False)
+    sales = str(shop_dir / "sales.parquet")
+    args = ["coldstart", sales, f"--static={catalogue}", f"--new={tmp_path / 'new.csv'}"]
+    assert main([*args, "--method", "category_mean", "--out", str(tmp_path / "c.csv")]) == 0
+    forecasts = pd.read_csv(tmp_path / "c.csv")
+    assert len(forecasts) == 2 * 8 and (forecasts["ColdStart"] >= 0).all()

@@ -27,6 +27,9 @@ examples:
   trendcast price shop/sales.csv --static shop/static.csv --dynamic shop/dynamic.csv \
       --stock shop/stock.csv --out prices.csv --promotions promotions.csv
   trendcast trends shop/sales.csv --static shop/static.csv --level item_id --html trends.html
+  trendcast search shop/static.csv "warm winter clothes" --k 5
+  trendcast similar shop/static.csv FOODS_1_001 --k 5
+  trendcast coldstart shop/sales.csv --static shop/static.csv --new new_products.csv --periods 8
 
 Sales files are long: one row per series and period, with an id, a date and a target column
 (default names unique_id, ds, y). Daily, weekly (e.g. W-SUN) and month-start data are supported.
@@ -253,6 +256,57 @@ def _parser() -> argparse.ArgumentParser:
     price.add_argument("--elasticities", help="write the elasticities (.csv or .parquet)")
     price.add_argument("--promotions", help="write the promotion candidates (.csv or .parquet)")
     price.set_defaults(command="price", run=_price)
+
+    for name, target, text in (
+        ("similar", "item", "id of the product to start from"),
+        ("search", "query", 'what to look for, e.g. "winter kitchen items"'),
+    ):
+        command = commands.add_parser(
+            name,
+            help="products like this one"
+            if name == "similar"
+            else "search the catalogue by meaning",
+            description="Reads the products' titles and descriptions with a pretrained language "
+            "model (all-MiniLM-L6-v2, offline; a hashing TF-IDF without the text extra) and "
+            + (
+                "lists the products whose text is closest to the given one's."
+                if name == "similar"
+                else "lists the products whose text best matches the query."
+            ),
+        )
+        command.add_argument("static", help="catalogue file: product id, title, description")
+        command.add_argument(target, help=text)
+        command.add_argument("--k", type=int, default=10, help="products listed (default: 10)")
+        command.add_argument(
+            "--id-col", help="product id column (default: item_id, else unique_id)"
+        )
+        command.add_argument("--workspace", help="cache the text vectors in this DuckDB file")
+        command.add_argument("--out", help="write the list (.csv or .parquet)")
+        command.set_defaults(command=name, run=_text_search)
+
+    coldstart = commands.add_parser(
+        "coldstart",
+        help="forecast new products' first periods from their text, category and price",
+        description="Learns the early life of the products launched in the sales (their first "
+        "periods) from their titles, descriptions, categories and prices, then forecasts "
+        "products with no sales yet from the same attributes.",
+    )
+    _add_data_arguments(coldstart)
+    coldstart.add_argument(
+        "--new", required=True, help="new products: id, title, description, cat_id, price ..."
+    )
+    coldstart.add_argument(
+        "--periods", type=int, default=8, help="periods of early life (default: 8)"
+    )
+    coldstart.add_argument(
+        "--method",
+        choices=("ridge", "knn", "category_mean", "global_mean"),
+        default="ridge",
+        help="ridge on text embeddings, category and price (default), nearest neighbours, "
+        "or a baseline",
+    )
+    coldstart.add_argument("--out", help="write the forecasts (.csv or .parquet)")
+    coldstart.set_defaults(command="coldstart", run=_coldstart)
     return parser
 
 
@@ -602,6 +656,53 @@ def _price(args: argparse.Namespace) -> int:
         if path:
             console.print(f"{name}: {write_frame(results[name], path)}")
     _store(args, data=data, results=results)
+    return 0
+
+
+def _text_search(args: argparse.Namespace) -> int:
+    from trendcast.data.io import read_frame, write_frame
+    from trendcast.data.store import Workspace
+    from trendcast.text import default_encoder, search_catalogue, similar_products
+
+    catalogue = read_frame(args.static)
+    encoder = default_encoder(Workspace(args.workspace) if args.workspace else None)
+    options = {"k": args.k, "encoder": encoder, "id_col": args.id_col}
+    if args.command == "similar":
+        found = similar_products(catalogue, args.item, **options)
+    else:
+        found = search_catalogue(catalogue, args.query, **options)
+    shown = [found.columns[0], *(c for c in ("title", "score") if c in found.columns)]
+    _console().print(found[shown].to_string(index=False))
+    if args.out:
+        _console().print(f"{args.command}: {write_frame(found, args.out)}")
+    return 0
+
+
+def _coldstart(args: argparse.Namespace) -> int:
+    from trendcast.data.io import read_frame, write_frame
+    from trendcast.models.coldstart import ColdStart
+
+    data = _load(args)
+    cols = data.columns
+    if data.static is None:
+        raise ValueError("coldstart learns from the launched products' attributes: pass --static.")
+    model = ColdStart(
+        method=args.method,
+        alias="ColdStart",
+        # A launch price is used where the product files carry one.
+        price_col="price" if "price" in data.static.columns else None,
+        n_periods=args.periods,
+        id_col=cols.id_col,
+        time_col=cols.time_col,
+        target_col=cols.target_col,
+    ).fit(data.sales, data.static)
+    forecasts = model.predict(read_frame(args.new))
+    totals = forecasts.groupby(cols.id_col, sort=False)["ColdStart"].sum()
+    _console().print(f"Expected units over the first {args.periods} periods:")
+    for product, total in totals.items():
+        _console().print(f"  {product}: {total:,.1f}")
+    if args.out:
+        _console().print(f"forecasts: {write_frame(forecasts, args.out)}")
     return 0
 
 
