@@ -10,6 +10,9 @@ demand is then predicted from products like it:
 * ``"ridge"``: a ridge regression from the text embedding, the categories (one-hot) and the log
   price to ``log(1 + mean demand per period)``, spread over the periods with the average launch
   profile;
+* ``"finetuned"``: the same log target from a sentence encoder fine-tuned on the training
+  texts (`trendcast.text.finetune.FineTunedTextRegressor`, LoRA by default) added to a ridge
+  regression on the categories and the log price (the text learns what they leave unexplained);
 * ``"category_mean"`` and ``"global_mean"``: the baselines, the mean early-life path of the
   product's category (``cat_cols``), or of all products.
 
@@ -30,7 +33,7 @@ from trendcast._frames import like, to_pandas
 
 __all__ = ["ColdStart", "blend_forecasts", "credibility_weight"]
 
-_METHODS = ("knn", "ridge", "category_mean", "global_mean")
+_METHODS = ("knn", "ridge", "finetuned", "category_mean", "global_mean")
 _AGGREGATES = ("mean", "median", "geometric")
 
 
@@ -38,14 +41,18 @@ class ColdStart:
     """Forecasts the first ``n_periods`` of new products from text, category and price.
 
     Args:
-        method: ``"knn"``, ``"ridge"``, ``"category_mean"`` or ``"global_mean"`` (see the
-            module docstring).
+        method: ``"knn"``, ``"ridge"``, ``"finetuned"``, ``"category_mean"`` or
+            ``"global_mean"`` (see the module docstring).
         n_periods: length of the early life learned and forecast, in periods of the sales.
         k: neighbours for ``"knn"``.
         aggregate: how ``"knn"`` combines its neighbours: ``"mean"`` of their paths,
             ``"median"`` of their totals or ``"geometric"`` mean of ``1 + total`` (both times
             the neighbours' mean profile). The median suits absolute-error scores such as WAPE.
-        alpha: ridge penalty for ``"ridge"``.
+        alpha: ridge penalty for ``"ridge"`` (and of the category and price part of
+            ``"finetuned"``).
+        finetune: for ``"finetuned"``, an unfitted
+            `trendcast.text.finetune.FineTunedTextRegressor` (copied, then fitted on the texts);
+            ``None`` for its defaults (all-MiniLM-L6-v2 with LoRA).
         encoder: text encoder with ``fit(texts)``/``encode(texts)`` giving unit rows
             (`trendcast.text.TextEncoder`, `trendcast.text.HashingTfidf`, ...);
             `trendcast.text.default_encoder` when ``None``.
@@ -86,6 +93,7 @@ class ColdStart:
         k: int = 10,
         aggregate: str = "mean",
         alpha: float = 1.0,
+        finetune: Any = None,
         encoder: Any = None,
         text_cols: tuple[str, ...] = ("title", "description"),
         cat_cols: tuple[str, ...] = ("cat_id",),
@@ -103,6 +111,7 @@ class ColdStart:
         self.k = k
         self.aggregate = aggregate
         self.alpha = alpha
+        self.finetune = finetune
         self.encoder = encoder
         self.text_cols = text_cols
         self.cat_cols = cat_cols
@@ -181,14 +190,33 @@ class ColdStart:
             _, texts = product_texts(info, id_col=self.id_col, text_cols=self.text_cols)
             self.encoder_ = fit_if_needed(self.encoder or default_encoder(), texts)
             self.embeddings_ = self.encoder_.encode(texts)
-        if self.method == "ridge":
+        if self.method in ("ridge", "finetuned"):
             first = df.groupby(self.id_col, observed=True)[self.time_col].min()
             first.index = first.index.astype(str)
             info[self.launch_col] = first.loc[self.ids_].to_numpy()
-            design = self._design(info, self.embeddings_, learn=True)
+            rows = self.embeddings_ if self.method == "ridge" else np.zeros((len(info), 0))
+            design = self._design(info, rows, learn=True)
             target = np.log1p(totals / self.n_periods)
             self.intercept_ = float(target.mean())
-            self.coef_ = _ridge(design, target - self.intercept_, self.alpha)
+            self.coef_ = (
+                _ridge(design, target - self.intercept_, self.alpha)
+                if design.shape[1]
+                else np.zeros(0)
+            )
+        if self.method == "finetuned":
+            import copy
+
+            from trendcast.text import product_texts
+            from trendcast.text.finetune import FineTunedTextRegressor
+
+            _, texts = product_texts(info, id_col=self.id_col, text_cols=self.text_cols)
+            residual = target - self.intercept_ - _dot(design, self.coef_)
+            # Series sharing a text (one item in several stores) train once on their mean: the
+            # same squared-error optimum, fewer forward passes.
+            unique, inverse = np.unique(np.asarray(texts, dtype=object), return_inverse=True)
+            mean = np.bincount(inverse, weights=residual) / np.bincount(inverse)
+            self.finetune_ = copy.deepcopy(self.finetune or FineTunedTextRegressor())
+            self.finetune_.fit(unique.tolist(), mean)
         return self
 
     def predict(self, new: Any) -> Any:
@@ -224,10 +252,14 @@ class ColdStart:
             from trendcast.text import product_texts
 
             _, texts = product_texts(frame, id_col=self.id_col, text_cols=self.text_cols)
-            rows = self.encoder_.encode(texts)
-            if self.method == "knn":
-                paths = self._knn(rows)
+            if self.method == "finetuned":
+                design = self._design(frame, np.zeros((len(frame), 0)), learn=False)
+                level = self.intercept_ + _dot(design, self.coef_) + self.finetune_.predict(texts)
+                paths = np.expm1(level)[:, None] * self.n_periods * self.profile_[None, :]
+            elif self.method == "knn":
+                paths = self._knn(self.encoder_.encode(texts))
             else:
+                rows = self.encoder_.encode(texts)
                 level = self.intercept_ + _dot(self._design(frame, rows, learn=False), self.coef_)
                 paths = np.expm1(level)[:, None] * self.n_periods * self.profile_[None, :]
         paths = np.clip(paths, 0.0, None) * self.market_level_
