@@ -36,7 +36,9 @@ def _candidates() -> dict:
         "ensemble_gbm_ets_ma": lambda: Ensemble([LightGBM(), ETS(), MovingAverage()]),
         "l1": lambda: LightGBM(objective="regression_l1"),
         "bagged3": lambda: Ensemble([LightGBM(seed=k, alias=f"LightGBM{k}") for k in range(3)]),
-        "leaves127_lr05": lambda: LightGBM(num_leaves=127, learning_rate=0.05, min_data_in_leaf=100),
+        "leaves127_lr05": lambda: LightGBM(
+            num_leaves=127, learning_rate=0.05, min_data_in_leaf=100
+        ),
     }
 
 
