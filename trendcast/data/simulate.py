@@ -454,8 +454,8 @@ def sample_stock(data: ShopData, *, seed: int = 0) -> pd.DataFrame:
     """Stock on hand and unit costs for a simulated shop, to try the inventory and pricing tools.
 
     Each series holds between none and six weeks of its last four weeks' sales rate (drawn
-    uniformly, so some are short and some overstocked), and its unit cost is 40% to 70% of its
-    last price.
+    uniformly, so some run short), except one in seven, overstocked with 12 to 30 weeks; its
+    unit cost is 40% to 70% of its last price.
 
     Args:
         data: a shop in the contract with a ``price`` column in ``dynamic`` (e.g.
@@ -483,7 +483,10 @@ def sample_stock(data: ShopData, *, seed: int = 0) -> pd.DataFrame:
     history = data.dynamic[data.dynamic[time_col] <= sales[time_col].max()]
     price = history.groupby(id_col, observed=True)["price"].last().reindex(rate.index)
     rng = np.random.default_rng(seed)
-    cover_days = rng.uniform(0.0, 42.0, len(rate))
+    overstocked = rng.random(len(rate)) < 1 / 7
+    cover_days = np.where(
+        overstocked, rng.uniform(84.0, 210.0, len(rate)), rng.uniform(0.0, 42.0, len(rate))
+    )
     return pd.DataFrame(
         {
             id_col: rate.index,
