@@ -1,8 +1,37 @@
-"""Small generated data shared by the tests."""
+"""Small generated data shared by the tests, and a headless browser to render pages."""
+
+import shutil
+import subprocess
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+needs_chromium = pytest.mark.skipif(
+    CHROMIUM is None, reason="Chromium is not installed (make test installs it)"
+)
+
+
+def rendered_dom(page: Path, profile: Path, *, wait_ms: int = 5000) -> str:
+    """The DOM of ``page`` after headless Chromium ran its scripts for ``wait_ms``."""
+    command = [
+        CHROMIUM,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={profile}",
+        f"--virtual-time-budget={wait_ms}",
+        "--dump-dom",
+        page.as_uri(),
+    ]
+    return subprocess.run(command, capture_output=True, text=True, timeout=120).stdout
 
 
 def make_series(

@@ -2,19 +2,17 @@
 the query, the report and the errors."""
 
 import json
-import shutil
-import subprocess
 from html.parser import HTMLParser
 
 import numpy as np
 import pandas as pd
 import pytest
 
+from tests.conftest import needs_chromium, rendered_dom
 from trendcast.data.simulate import simulate_shop
 from trendcast.decisions.trends import forecast_totals, trend_table, trending
 from trendcast.report.trends import read_trend_json, trend_json, write_trend_report
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 WINDOW = 28
 SEASON = 364
 
@@ -330,24 +328,9 @@ def test_json_round_trips(item_table):
     )
 
 
-@pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (make test installs it)")
+@needs_chromium
 def test_report_renders_in_headless_chromium(report, item_table, tmp_path):
-    command = [
-        CHROMIUM,
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        f"--user-data-dir={tmp_path}",
-        "--virtual-time-budget=2000",
-        "--dump-dom",
-        report.as_uri(),
-    ]
-    dom = subprocess.run(command, capture_output=True, text=True, timeout=120).stdout
+    dom = rendered_dom(report, tmp_path, wait_ms=2000)
     assert "<h2>Declining (" in dom
     assert dom.count("<svg") >= int((item_table["trend"] == "declining").sum().clip(max=25))
     assert "<polyline" in dom and "declining: " in dom

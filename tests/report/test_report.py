@@ -1,17 +1,13 @@
 """The report is a page people open: checked as text and rendered in headless Chromium."""
 
-import shutil
-import subprocess
-
 import pytest
 
-from tests.conftest import make_series
+from tests.conftest import make_series, needs_chromium, rendered_dom
 from trendcast import Forecaster
 from trendcast.evaluation.backtest import score_backtest
 from trendcast.models import Naive, SeasonalNaive
 from trendcast.report.html import write_report
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 QUANTILES = (0.1, 0.5, 0.9)
 
 
@@ -45,24 +41,9 @@ def test_report_holds_scores_notes_and_plots(report):
     assert '<script src="http' not in page  # plotly.js is embedded, the file opens offline
 
 
-@pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (make test installs it)")
+@needs_chromium
 def test_report_renders_in_headless_chromium(report, tmp_path):
-    command = [
-        CHROMIUM,
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        f"--user-data-dir={tmp_path}",
-        "--virtual-time-budget=5000",
-        "--dump-dom",
-        report.as_uri(),
-    ]
-    dom = subprocess.run(command, capture_output=True, text=True, timeout=120).stdout
+    dom = rendered_dom(report, tmp_path)
     assert dom.count('class="plotly-graph-div js-plotly-plot"') == 3
     assert dom.count('class="main-svg"') >= 6  # plotly drew SVG, so the scripts ran
     assert "SeasonalNaive forecast" in dom and "0.1-0.9 quantiles" in dom
