@@ -112,27 +112,12 @@ def sample_shop() -> tuple[pd.DataFrame, pd.DataFrame, tuple[str, ...]]:
 def online_retail(data_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame, tuple[str, ...]]:
     """Weekly demand per Description, 52 complete weeks, with text and launch price."""
     sys.path.insert(0, str(ROOT / "benchmarks"))
-    from online_retail_engine import FILE, FREQ, remove_cancellations
+    from online_retail_engine import FILE, weekly_demand
 
-    from trendcast.data.adapters import from_transactions
-
-    lines, _ = remove_cancellations(pd.read_parquet(data_dir / FILE))
-    data, report = from_transactions(
-        lines,
-        time_col="InvoiceDate",
-        product_col="Description",
-        quantity_col="Quantity",
-        price_col="UnitPrice",
-        customer_col="CustomerID",
-        freq=FREQ,
-    )
+    data, _, _, _, complete = weekly_demand(pd.read_parquet(data_dir / FILE))
     sales = data.sales.assign(
         unique_id=lambda d: d["unique_id"].astype(str), y=lambda d: d["y"].astype(float)
     )
-    weeks = pd.DatetimeIndex(np.sort(sales["ds"].unique()))
-    complete = weeks[
-        int(report.partial_first_period) : weeks.size - int(report.partial_last_period)
-    ]
     # A product first sold in the dropped partial first week counts from the first full week.
     sales = sales[sales["ds"].between(complete[0], complete[-1])]
     dyn = data.dynamic.assign(unique_id=lambda d: d["unique_id"].astype(str))

@@ -160,11 +160,15 @@ def remove_cancellations(lines: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, i
     return lines.loc[~removed], counts
 
 
-def prepare(path: Path) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
-    """Train and test frames (unique_id, ds, y) and the figures of every preparation step."""
+def weekly_demand(raw: pd.DataFrame):
+    """Order lines to weekly demand per Description, cancellations removed.
+
+    Returns:
+        ``(data, report, facts, weeks, complete)``: the shop (`from_transactions`), its report,
+        the cancellation figures, every week in the data and the complete weeks among them.
+    """
     from trendcast.data.adapters import from_transactions
 
-    raw = pd.read_parquet(path)
     lines, facts = remove_cancellations(raw)
     data, report = from_transactions(
         lines,
@@ -175,11 +179,18 @@ def prepare(path: Path) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
         customer_col="CustomerID",
         freq=FREQ,
     )
-    sales = data.sales.assign(y=data.sales["y"].astype(float))
-    weeks = pd.DatetimeIndex(np.sort(sales["ds"].unique()))
+    weeks = pd.DatetimeIndex(np.sort(data.sales["ds"].unique()))
     complete = weeks[
         int(report.partial_first_period) : weeks.size - int(report.partial_last_period)
     ]
+    return data, report, facts, weeks, complete
+
+
+def prepare(path: Path) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+    """Train and test frames (unique_id, ds, y) and the figures of every preparation step."""
+    raw = pd.read_parquet(path)
+    data, report, facts, weeks, complete = weekly_demand(raw)
+    sales = data.sales.assign(y=data.sales["y"].astype(float))
     test_start = complete[-HORIZON]
     first_sale = sales.groupby("unique_id")["ds"].min()  # series start at the first sale
     kept = first_sale.index[first_sale <= test_start - pd.Timedelta(weeks=MIN_WEEKS)]
