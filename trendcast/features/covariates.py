@@ -6,10 +6,12 @@ features; other string columns become integer category codes.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 
-from trendcast.data.arrays import period_index
+from trendcast.data.arrays import Covariates, SeriesArrays, period_index, shift_periods
 from trendcast.data.contract import TEXT_COLUMNS, Columns
 
 # Dynamic columns that are plans or calendars, hence known for future periods.
@@ -108,3 +110,99 @@ class DynamicLookup:
         out = np.ones(len(series), dtype=bool)
         out[inside] = ~self._present[rows, offsets]
         return out
+
+
+def check_future_rows(
+    lookup: DynamicLookup | None,
+    known_future: list[str],
+    series: np.ndarray,
+    last_period: np.ndarray,
+    h: int,
+    data: SeriesArrays,
+    *,
+    owner: str,
+) -> None:
+    """Raises a clear error when `dynamic` lacks rows for some of the ``h`` periods to forecast.
+
+    Args:
+        series: positions of the series to check; ``last_period`` their last observed period.
+    """
+    if lookup is None or not known_future:
+        return
+    future = (last_period[:, None] + np.arange(1, h + 1)).reshape(-1)
+    missing = lookup.missing(np.repeat(series, h), future).reshape(-1, h)
+    if missing.any():
+        short = np.flatnonzero(missing.any(axis=1))
+        dates = shift_periods(
+            np.repeat(data.last_ds[series[short[0]]], h), np.arange(1, h + 1), data.freq
+        )
+        first = pd.Timestamp(dates[missing[short[0]]][0])
+        raise ValueError(
+            f"{owner}: the model uses the known-in-advance covariates {known_future}, but "
+            f"`dynamic` has no rows for some of the {h} periods to forecast: {len(short)} series, "
+            f"e.g. {list(data.ids[series[short[:3]]])} (first missing period {first:%Y-%m-%d}). "
+            "Fix: add the planned values (prices, promotions, events) for those periods to "
+            "`dynamic`, or drop those columns before fitting."
+        )
+
+
+@dataclass
+class SequenceCovariates:
+    """Dynamic covariates aligned with each series' history and with the periods to forecast.
+
+    Numeric columns keep their values; string/categorical columns (events) become 0/1 flags.
+    NaN marks a value the frame does not have (e.g. the price of an item not yet on sale).
+
+    Attributes:
+        known_future: names of the covariates known in advance (plans, calendars).
+        past_only: names of those observed only up to the last sale (behaviour, stock).
+        history: per name, values aligned with ``SeriesArrays.values`` (same offsets).
+        future: per known-future name, a (n_series, h) array; empty when ``h`` is 0.
+    """
+
+    known_future: list[str]
+    past_only: list[str]
+    history: dict[str, np.ndarray]
+    future: dict[str, np.ndarray]
+
+    @property
+    def names(self) -> list[str]:
+        return self.known_future + self.past_only
+
+
+def sequence_covariates(
+    data: SeriesArrays, covariates: Covariates, h: int = 0, *, owner: str = "model"
+) -> SequenceCovariates:
+    """Aligns ``covariates.dynamic`` with every series' history and its next ``h`` periods.
+
+    Raises:
+        ValueError: when a known-future covariate has no rows for some of the ``h`` periods.
+    """
+    if covariates.dynamic is None or covariates.dynamic.empty:
+        return SequenceCovariates([], [], {}, {})
+    lookup = DynamicLookup(covariates.dynamic, data.ids, data.freq, covariates.columns)
+    lengths = data.lengths
+    last_period = period_index(data.last_ds, data.freq)
+    series = np.repeat(np.arange(data.n_series), lengths)
+    periods = np.repeat(last_period - lengths + 1, lengths) + (
+        np.arange(len(data.values)) - np.repeat(data.indptr[:-1], lengths)
+    )
+    known = [name for name in lookup.values if is_known_future(name)]
+    past_only = [name for name in lookup.values if name not in known]
+
+    def take(name: str, rows: np.ndarray, at: np.ndarray) -> np.ndarray:
+        values = lookup.take(name, rows, at)
+        if name in lookup.categorical:  # an event (any category) or none
+            return np.isfinite(values).astype(np.float32)
+        return values
+
+    history = {name: take(name, series, periods) for name in known + past_only}
+    future = {}
+    if h:
+        check_future_rows(
+            lookup, known, np.arange(data.n_series), last_period, h, data, owner=owner
+        )
+        rows = np.repeat(np.arange(data.n_series), h)
+        at = (last_period[:, None] + np.arange(1, h + 1)).reshape(-1)
+        future = {name: take(name, rows, at).reshape(-1, h) for name in known}
+    return SequenceCovariates(known, past_only, history, future)

@@ -35,7 +35,12 @@ import pandas as pd
 from trendcast.data.arrays import Covariates, SeriesArrays, period_index
 from trendcast.data.contract import HIERARCHY_COLUMNS
 from trendcast.features.calendar import calendar_features
-from trendcast.features.covariates import DynamicLookup, is_known_future, static_features
+from trendcast.features.covariates import (
+    DynamicLookup,
+    check_future_rows,
+    is_known_future,
+    static_features,
+)
 from trendcast.features.lags import WindowStats, lag, periods_since_positive
 from trendcast.models.base import Model, Prediction
 
@@ -315,7 +320,9 @@ class LightGBM(Model):
         # A series shorter than the memory starts at its first value.
         starts = np.arange(n) * width + np.argmax(~np.isnan(buffer), axis=1)
         last_period = period_index(data.last_ds, data.freq)
-        self._check_future(series, last_period, h, data)
+        check_future_rows(
+            self.dynamic_, self.known_future_, series, last_period, h, data, owner=self.alias
+        )
         for step in range(h):
             rows = np.arange(n) * width + self.memory_ + step
             stats = WindowStats(values)
@@ -327,27 +334,6 @@ class LightGBM(Model):
                 explain.append((booster.predict(features, pred_contrib=True), np.log(scale)))
             values[rows] = np.maximum(predicted, 0.0)
         return buffer[:, self.memory_ :]
-
-    def _check_future(
-        self, series: np.ndarray, last_period: np.ndarray, h: int, data: SeriesArrays
-    ) -> None:
-        if not self.known_future_:
-            return
-        future = (last_period[:, None] + np.arange(1, h + 1)).reshape(-1)
-        missing = self.dynamic_.missing(np.repeat(series, h), future).reshape(-1, h)
-        if missing.any():
-            short = np.flatnonzero(missing.any(axis=1))
-            first = pd.Timestamp(
-                data.future_dates(h).reshape(-1, h)[short[0]][missing[short[0]]][0]
-            )
-            raise ValueError(
-                f"{self.alias}: the model uses the known-in-advance covariates "
-                f"{self.known_future_}, but `dynamic` has no rows for some of the {h} periods "
-                f"to forecast: {len(short)} series, e.g. {list(data.ids[short[:3]])} (first "
-                f"missing period {first:%Y-%m-%d}). Fix: add the planned values (prices, "
-                "promotions, events) for those periods to `dynamic`, or drop those columns "
-                "before fitting."
-            )
 
     # ------------------------------------------------------------------ features
 
