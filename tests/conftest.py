@@ -1,8 +1,12 @@
 """Small generated data shared by the tests, and a headless browser to render pages."""
 
+import os
 import shutil
 import subprocess
 from pathlib import Path
+
+# The suite runs on 2 workers (pytest -n 2): one thread each keeps torch from oversubscribing.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import numpy as np
 import pandas as pd

@@ -22,6 +22,7 @@ examples:
   trendcast validate sales.csv --target-col units --fill-gaps
   trendcast backtest shop/sales.csv --horizon 28 --windows 3 --out backtest.parquet
   trendcast forecast shop/sales.csv --horizon 28 --models seasonal_naive,ets --out fc.csv
+  trendcast finetune shop/sales.csv --dynamic shop/dynamic.csv --workspace ws.duckdb --name mine
   trendcast plan shop/sales.csv --static shop/static.csv --dynamic shop/dynamic.csv \
       --stock shop/stock.csv --lead-time 7 --service-level 0.95 --out orders.csv
   trendcast price shop/sales.csv --static shop/static.csv --dynamic shop/dynamic.csv \
@@ -160,6 +161,28 @@ def _parser() -> argparse.ArgumentParser:
         "contributions per forecast, grouped into trend, calendar, price, promotion, ...",
     )
     forecast.set_defaults(command="forecast", run=_forecast)
+
+    finetune = commands.add_parser(
+        "finetune",
+        help="fine-tune the pretrained Chronos-2 on your data and save it by name",
+        description="Fine-tunes Chronos-2 (LoRA adapters or all weights) on the sales and their "
+        "dynamic covariates, keeping the weights that forecast the held-out last --horizon "
+        "periods best, and saves them in the workspace. Use them with "
+        "`trendcast forecast --models chronos2 --chronos NAME --workspace WS`.",
+    )
+    _add_data_arguments(finetune)
+    finetune.add_argument("--name", required=True, help="name to save the fine-tuned model as")
+    finetune.add_argument("--mode", choices=["lora", "full"], default="lora")
+    finetune.add_argument("--steps", type=int, default=300, help="(default: %(default)s)")
+    finetune.add_argument(
+        "--horizon", type=int, help="periods to tune for (default: 28 days, 8 weeks)"
+    )
+    finetune.add_argument(
+        "--base",
+        default="trendcast-chronos2-small",
+        help="weights to start from (default: %(default)s)",
+    )
+    finetune.set_defaults(command="finetune", run=_finetune)
 
     plan = commands.add_parser(
         "plan",
@@ -339,6 +362,11 @@ def _add_model_arguments(parser: argparse.ArgumentParser) -> None:
         default="0.1,0.5,0.9",
         help="comma-separated quantile levels (default: %(default)s)",
     )
+    parser.add_argument(
+        "--chronos",
+        help="weights of chronos2: a name saved by `trendcast finetune` in --workspace, a "
+        "folder, or a hub name (default: the shipped trendcast-chronos2-small)",
+    )
 
 
 def _load(args: argparse.Namespace):
@@ -362,7 +390,16 @@ def _forecaster(args: argparse.Namespace, data):
     from trendcast.forecaster import Forecaster, models_by_name
 
     names = args.models.split(",") if args.models else None
-    models = models_by_name([n.strip() for n in names], data.freq) if names else None
+    models = (
+        models_by_name(
+            [n.strip() for n in names],
+            data.freq,
+            chronos=args.chronos,
+            workspace=args.workspace,
+        )
+        if names
+        else None
+    )
     try:
         quantiles = [float(q) for q in args.quantiles.split(",") if q.strip()]
     except ValueError:
@@ -494,6 +531,33 @@ def _backtest(args: argparse.Namespace) -> int:
     if args.scores:
         _console().print(f"scores: {write_frame(scores.reset_index(), args.scores)}")
     _store(args, data=data, results={"backtest": frame, "scores": scores.reset_index()})
+    return 0
+
+
+def _finetune(args: argparse.Namespace) -> int:
+    from trendcast.data.arrays import Covariates, SeriesArrays
+    from trendcast.models.chronos import Chronos2
+
+    if not args.workspace:
+        raise ValueError("finetune saves the model in a workspace: pass --workspace FILE.duckdb.")
+    data = _load(args)
+    model = Chronos2(
+        args.base,
+        finetune=args.mode,
+        steps=args.steps,
+        horizon=args.horizon,
+        workspace=args.workspace,
+    )
+    model.fit(
+        SeriesArrays.from_frame(data.sales, data.freq, data.columns),
+        Covariates(data.static, data.dynamic, data.columns),
+    )
+    path = model.save_to(args.workspace, args.name)
+    losses = [row["eval_loss"] for row in model.history_ if "eval_loss" in row]
+    _console().print(
+        f"Validation loss {losses[0]:.4f} -> best {min(losses):.4f} over {args.steps} steps. "
+        f"Saved as '{args.name}' in {path}."
+    )
     return 0
 
 

@@ -47,9 +47,20 @@ def default_models(freq: str) -> list[Model]:
     ]
 
 
-def models_by_name(names: Sequence[str], freq: str) -> list[Model]:
-    """Models from short names (as the CLI takes them), set for the data's frequency."""
+def models_by_name(
+    names: Sequence[str], freq: str, *, chronos: str | None = None, workspace: Any = None
+) -> list[Model]:
+    """Models from short names (as the CLI takes them), set for the data's frequency.
+
+    Beside the default line-up: ``chronos2`` (the pretrained sequence model; ``chronos`` names
+    other weights, e.g. one fine-tuned and saved in ``workspace``) and ``lstm``.
+    """
+    from trendcast.models.chronos import SHIPPED_MODEL, Chronos2
+    from trendcast.models.lstm import LSTM
+
     line_up = {_NAMES[type(m).__name__]: m for m in default_models(freq)}
+    line_up["chronos2"] = Chronos2(chronos or SHIPPED_MODEL, workspace=workspace)
+    line_up["lstm"] = LSTM()
     unknown = [n for n in names if n not in line_up]
     if unknown:
         raise ValueError(f"unknown model(s) {unknown}; choose from {sorted(line_up)}.")
@@ -67,7 +78,7 @@ _NAMES = {
     "ADIDA": "adida",
     "IMAPA": "imapa",
 }
-MODEL_NAMES = tuple(_NAMES.values())
+MODEL_NAMES = (*_NAMES.values(), "chronos2", "lstm")
 
 
 class Forecaster:

@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
+import tempfile
+from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
@@ -98,6 +101,58 @@ class Workspace:
             con.execute(f'DROP TABLE IF EXISTS "{name}"')
             con.execute(f"DELETE FROM {_CATALOG} WHERE name = ?", [name])
             con.execute("COMMIT")
+        shutil.rmtree(self.models_dir / name, ignore_errors=True)
+
+    @property
+    def models_dir(self) -> Path:
+        """Folder beside the workspace file that holds saved models (weights, adapters)."""
+        return self.path.with_name(self.path.name + ".models")
+
+    def save_model(
+        self, name: str, write: Callable[[Path], None], *, meta: dict | None = None
+    ) -> Path:
+        """Stores a model's files under ``name``, replacing any previous model of that name.
+
+        ``write(folder)`` writes the files into a fresh temporary folder, which then replaces
+        the stored one whole: a failure part-way leaves the previous model intact.
+        """
+        _check_name(name)
+        self.models_dir.mkdir(parents=True, exist_ok=True)
+        incoming = Path(tempfile.mkdtemp(dir=self.models_dir, prefix=f".{name}-new-"))
+        try:
+            write(incoming)
+        except BaseException:
+            shutil.rmtree(incoming, ignore_errors=True)
+            raise
+        target = self.models_dir / name
+        retired = None
+        if target.exists():
+            retired = Path(tempfile.mkdtemp(dir=self.models_dir, prefix=f".{name}-old-"))
+            target.rename(retired / name)
+        incoming.rename(target)
+        if retired is not None:
+            shutil.rmtree(retired, ignore_errors=True)
+        with self._connect(write=True) as con:
+            con.execute("BEGIN TRANSACTION")
+            con.execute(f"DELETE FROM {_CATALOG} WHERE name = ?", [name])
+            con.execute(
+                f"INSERT INTO {_CATALOG} VALUES (?, 'model', 0, ?, now())",
+                [name, json.dumps(meta or {}, default=str)],
+            )
+            con.execute("COMMIT")
+        return target
+
+    def model_path(self, name: str) -> Path:
+        """The folder of the model saved as ``name``."""
+        _check_name(name)
+        path = self.models_dir / name
+        if not path.is_dir():
+            saved = sorted(p.name for p in self.models_dir.glob("[A-Za-z]*") if p.is_dir())
+            raise KeyError(
+                f"no model '{name}' in {self.path}; saved models: {saved or 'none'}. Fine-tune "
+                "one first (e.g. `trendcast finetune ... --name NAME`)."
+            )
+        return path
 
     def write_shop(self, name: str, data: ShopData) -> None:
         """Stores sales and side frames as ``{name}_sales``, ``{name}_static``, ... at once."""
