@@ -251,3 +251,19 @@ def test_search_similar_and_coldstart_from_product_text(shop_dir, tmp_path, caps
     assert main([*args, "--method", "category_mean", "--out", str(tmp_path / "c.csv")]) == 0
     forecasts = pd.read_csv(tmp_path / "c.csv")
     assert len(forecasts) == 2 * 8 and (forecasts["ColdStart"] >= 0).all()
+
+
+def test_finetune_saves_chronos_by_name_and_forecast_uses_it(shop_dir, tmp_path, capsys):
+    pytest.importorskip("chronos")
+    sales, dynamic = shop_dir / "sales.parquet", f"--dynamic={shop_dir / 'dynamic.parquet'}"
+    ws = tmp_path / "ws.duckdb"
+    tune = ["finetune", str(sales), dynamic, f"--workspace={ws}", "--name=shop_lora"]
+    assert main([*tune, "--steps=4"]) == 0
+    assert "Saved as 'shop_lora'" in capsys.readouterr().out
+    assert (Workspace(ws).model_path("shop_lora") / "adapter_model.safetensors").exists()
+    out = tmp_path / "fc.csv"
+    forecast = ["forecast", str(sales), dynamic, "--horizon=14", "--models=chronos2"]
+    assert main([*forecast, "--chronos=shop_lora", f"--workspace={ws}", f"--out={out}"]) == 0
+    forecasts = pd.read_csv(out)
+    assert len(forecasts) == 24 * 14 and (forecasts["Chronos2"] >= 0).all()
+    assert main([*forecast, "--chronos=unknown_name", f"--workspace={ws}"]) != 0

@@ -42,16 +42,29 @@ def default_horizon(freq: str) -> int:
 
 
 def resolve_weights(model: str | Path, workspace: Any = None) -> str:
-    """Where the weights named ``model`` are: a local folder, or a hub name left as it is."""
-    if str(model) == SHIPPED_MODEL:
+    """Where the weights named ``model`` are: a local folder, or a hub name left as it is.
+
+    Raises:
+        ValueError: for a plain name (no ``/``) that is neither shipped, saved nor a folder.
+    """
+    name = str(model)
+    if name == SHIPPED_MODEL:
         return str(WEIGHTS_DIR / SHIPPED_MODEL)
+    saved: list[str] = []
     if workspace is not None:
         from trendcast.data.store import Workspace
 
         ws = workspace if isinstance(workspace, Workspace) else Workspace(workspace)
-        if (ws.models_dir / str(model)).is_dir():
-            return str(ws.model_path(str(model)))
-    return str(model)
+        if (ws.models_dir / name).is_dir():
+            return str(ws.model_path(name))
+        saved = sorted(p.name for p in ws.models_dir.glob("[A-Za-z]*") if p.is_dir())
+    if Path(name).exists() or "/" in name:
+        return name
+    raise ValueError(
+        f"no Chronos weights named {name!r}: not the shipped {SHIPPED_MODEL!r}, not a folder, "
+        f"and not saved in the workspace (saved: {saved or 'none'}; pass workspace=... to look "
+        "there). Hub names look like 'amazon/chronos-2'."
+    )
 
 
 def load_pipeline(model: str | Path = SHIPPED_MODEL, *, workspace: Any = None, device: str = "cpu"):
@@ -148,9 +161,9 @@ class Chronos2(Model):
     Example:
         >>> from trendcast import Forecaster, simulate_shop
         >>> sales = simulate_shop(n_items=4, n_stores=1, n_periods=120, reviews=False).data.sales
-        >>> fc = Forecaster([Chronos2()]).fit(sales)
-        >>> fc.predict(7).shape
-        (28, 3)
+        >>> fc = Forecaster([Chronos2()], quantiles=[0.1, 0.9]).fit(sales)
+        >>> fc.predict(7).columns.tolist()
+        ['unique_id', 'ds', 'Chronos2', 'Chronos2-q-0.1', 'Chronos2-q-0.9']
     """
 
     alias = "Chronos2"
