@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 
 from tests.text.conftest import WORDS
+from trendcast.data.store import Workspace
 from trendcast.text.finetune import FineTunedTextRegressor
 
 LEVEL = {"premium": 2.0, "basic": -2.0}
@@ -62,6 +63,15 @@ def test_save_load_round_trip_gives_identical_predictions(lora, tmp_path):
     again = FineTunedTextRegressor.load(path)
     assert again.mode == "lora" and again.best_epoch_ == lora.best_epoch_
     np.testing.assert_array_equal(lora.predict(texts), again.predict(texts))
+    # Saved by name in a workspace, beside its tables.
+    workspace = Workspace(tmp_path / "shop.duckdb")
+    lora.save_to(workspace, "title_demand")
+    by_name = FineTunedTextRegressor.load_from(workspace, "title_demand")
+    np.testing.assert_array_equal(lora.predict(texts), by_name.predict(texts))
+    assert "title_demand" in set(workspace.catalog()["name"])
+    workspace.delete("title_demand")
+    with pytest.raises(KeyError, match="no model 'title_demand'"):
+        FineTunedTextRegressor.load_from(workspace, "title_demand")
 
 
 def test_full_fine_tuning_round_trip_and_trains_base_weights(tiny_model, tmp_path):

@@ -204,6 +204,11 @@ class Workspace:
         return {row[0] for row in con.execute(f"SELECT name FROM {_CATALOG}").fetchall()}
 
 
+def as_workspace(workspace: Workspace | str | Path) -> Workspace:
+    """A `Workspace` from itself or from the path of its file."""
+    return workspace if isinstance(workspace, Workspace) else Workspace(workspace)
+
+
 def _check_name(name: str) -> None:
     if not _NAME.match(name):
         raise ValueError(

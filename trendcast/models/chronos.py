@@ -52,9 +52,9 @@ def resolve_weights(model: str | Path, workspace: Any = None) -> str:
         return str(WEIGHTS_DIR / SHIPPED_MODEL)
     saved: list[str] = []
     if workspace is not None:
-        from trendcast.data.store import Workspace
+        from trendcast.data.store import as_workspace
 
-        ws = workspace if isinstance(workspace, Workspace) else Workspace(workspace)
+        ws = as_workspace(workspace)
         if (ws.models_dir / name).is_dir():
             return str(ws.model_path(name))
         saved = sorted(p.name for p in ws.models_dir.glob("[A-Za-z]*") if p.is_dir())
@@ -312,8 +312,7 @@ class Chronos2(Model):
     def save_to(self, workspace: Any, name: str) -> Path:
         """Saves the fine-tuned weights in ``workspace`` as ``name``: ``Chronos2(name, workspace=...)``
         loads them back. The write is atomic (a failure keeps the previous model of that name)."""
-        from trendcast.data.store import Workspace
+        from trendcast.data.store import as_workspace
 
-        ws = workspace if isinstance(workspace, Workspace) else Workspace(workspace)
         meta = {"base": str(self.model), "finetune": self.finetune, "steps": self.steps}
-        return ws.save_model(name, self.save, meta=meta)
+        return as_workspace(workspace).save_model(name, self.save, meta=meta)

@@ -233,10 +233,9 @@ class TextEncoder:
         )
 
     def _ws(self):
-        from trendcast.data.store import Workspace
+        from trendcast.data.store import as_workspace
 
-        ws = self.workspace
-        return ws if isinstance(ws, Workspace) else Workspace(ws)
+        return as_workspace(self.workspace)
 
     def _table(self) -> pd.DataFrame | None:
         ws = self._ws()

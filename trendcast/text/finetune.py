@@ -36,6 +36,7 @@ _MODES = ("lora", "full")
 _DEFAULT_LR = {"lora": 5e-4, "full": 5e-5}
 _FORMAT = "trendcast.FineTunedTextRegressor/1"
 _HEAD = "head."
+_FILE = "model.safetensors"  # a model saved in a workspace folder
 
 
 class FineTunedTextRegressor:
@@ -186,6 +187,24 @@ class FineTunedTextRegressor:
             "fit_seconds": repr(self.fit_seconds_),
         }
         return atomic_write(path, lambda tmp: save_file(tensors, str(tmp), metadata=meta))
+
+    def save_to(self, workspace: Any, name: str) -> Path:
+        """Saves the model in ``workspace`` (a `Workspace` or its path) as ``name``;
+        `load_from` reads it back. A failure keeps the previous model of that name."""
+        from trendcast.data.store import as_workspace
+
+        meta = {"kind": "text regressor", "model": self.model, "mode": self.mode}
+        folder = as_workspace(workspace).save_model(
+            name, lambda tmp: self.save(tmp / _FILE), meta=meta
+        )
+        return folder / _FILE
+
+    @classmethod
+    def load_from(cls, workspace: Any, name: str) -> FineTunedTextRegressor:
+        """The model saved in ``workspace`` as ``name`` by `save_to`."""
+        from trendcast.data.store import as_workspace
+
+        return cls.load(as_workspace(workspace).model_path(name) / _FILE)
 
     @classmethod
     def load(cls, path: str | Path) -> FineTunedTextRegressor:
