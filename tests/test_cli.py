@@ -267,3 +267,8 @@ def test_finetune_saves_chronos_by_name_and_forecast_uses_it(shop_dir, tmp_path,
     forecasts = pd.read_csv(out)
     assert len(forecasts) == 24 * 14 and (forecasts["Chronos2"] >= 0).all()
     assert main([*forecast, "--chronos=unknown_name", f"--workspace={ws}"]) != 0
+    assert "no Chronos weights named 'unknown_name'" in capsys.readouterr().err
+    static = f"--static={shop_dir / 'static.parquet'}"
+    assert main([*tune, static, "--segment=cat_id=FOODS", "--steps=2"]) == 0
+    assert main([*tune, static, "--segment=cat_id=SHOES", "--steps=2"]) == 2
+    assert "no series has cat_id=SHOES" in capsys.readouterr().err

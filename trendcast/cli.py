@@ -178,6 +178,10 @@ def _parser() -> argparse.ArgumentParser:
         "--horizon", type=int, help="periods to tune for (default: 28 days, 8 weeks)"
     )
     finetune.add_argument(
+        "--segment",
+        help="tune on one segment only, as COLUMN=VALUE of the static file (e.g. cat_id=FOODS)",
+    )
+    finetune.add_argument(
         "--base",
         default="trendcast-chronos2-small",
         help="weights to start from (default: %(default)s)",
@@ -541,6 +545,8 @@ def _finetune(args: argparse.Namespace) -> int:
     if not args.workspace:
         raise ValueError("finetune saves the model in a workspace: pass --workspace FILE.duckdb.")
     data = _load(args)
+    if args.segment:
+        data = _segment(data, args.segment)
     model = Chronos2(
         args.base,
         finetune=args.mode,
@@ -559,6 +565,34 @@ def _finetune(args: argparse.Namespace) -> int:
         f"Saved as '{args.name}' in {path}."
     )
     return 0
+
+
+def _segment(data, segment: str):
+    """The shop's rows of the series whose static ``COLUMN`` equals ``VALUE``."""
+    from dataclasses import replace
+
+    column, _, value = segment.partition("=")
+    if data.static is None or column not in data.static.columns or not value:
+        known = (
+            "no static file: pass --static" if data.static is None else list(data.static.columns)
+        )
+        raise ValueError(
+            f"--segment must be COLUMN=VALUE with a column of the static file ({known}), got "
+            f"'{segment}'."
+        )
+    id_col = data.columns.id_col
+    ids = data.static.loc[data.static[column].astype(str) == value, id_col]
+    if ids.empty:
+        values = sorted(data.static[column].astype(str).unique())[:10]
+        raise ValueError(f"no series has {column}={value}; values include {values}.")
+    return replace(
+        data,
+        **{
+            name: frame[frame[id_col].isin(ids)].reset_index(drop=True)
+            for name in ("sales", "static", "dynamic")
+            if (frame := getattr(data, name)) is not None
+        },
+    )
 
 
 def _forecast(args: argparse.Namespace) -> int:
