@@ -29,6 +29,7 @@ def _candidates() -> dict:
 
     return {
         "default": lambda: LightGBM(),
+        "relative_price": lambda: LightGBM(relative_price=True),
         "lr05_leaves63": lambda: LightGBM(learning_rate=0.05, num_leaves=63),
         "last730": lambda: LightGBM(max_train_periods=730),
         "poisson": lambda: LightGBM(objective="poisson"),

@@ -193,3 +193,18 @@ def test_streamed_features_are_binned_as_the_in_memory_matrix():
         models.append(lgb.train(params, dataset, num_boost_round=5).model_to_string())
     assert models[2] == models[0]
     assert models[1] != models[0]  # the sample, hence the bins, follow the seed
+
+
+def test_relative_price_is_the_price_over_its_department_mean_that_day(shop):
+    data = shop.data
+    series = SeriesArrays.from_frame(data.sales, data.freq)
+    model = LightGBM(n_estimators=5, relative_price=True)
+    model.fit(series, Covariates(data.static, data.dynamic))
+    assert "price_vs_dept_id" in model.feature_names_
+    day = data.sales["ds"].max()
+    rows = data.dynamic[data.dynamic["ds"] == day].merge(data.static[["unique_id", "dept_id"]])
+    expected = rows["price"] / rows.groupby("dept_id", observed=True)["price"].transform("mean")
+    position = pd.Index(series.ids).get_indexer(rows["unique_id"])
+    periods = np.full(len(rows), (day - pd.Timestamp("1970-01-01")).days)
+    got = model.dynamic_.take("price_vs_dept_id", position, periods)
+    np.testing.assert_allclose(got, expected.to_numpy(), rtol=1e-5)

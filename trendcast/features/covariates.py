@@ -92,6 +92,28 @@ class DynamicLookup:
             dense.flat[cells] = kept
             self.values[name] = dense
 
+    def add_relative(self, name: str, groups: np.ndarray, suffix: str) -> str:
+        """Adds column ``{name}_vs_{suffix}``: each value over the mean value of its group
+        (``groups``: a code per series, NaN for none) in the same period; returns its name.
+
+        E.g. an item's price against the mean price of its department that day.
+        """
+        values = self.values[name]
+        known = np.isfinite(groups)
+        codes = np.where(known, groups, 0).astype(np.int64)
+        n_groups = int(codes.max()) + 1 if len(codes) else 0
+        sums = np.zeros((n_groups, values.shape[1]))
+        counts = np.zeros((n_groups, values.shape[1]))
+        present = np.isfinite(values) & known[:, None]
+        np.add.at(sums, codes, np.where(present, values, 0.0))
+        np.add.at(counts, codes, present)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            ratio = values / (sums / counts)[codes]
+        ratio[~known] = np.nan
+        relative = f"{name}_vs_{suffix}"
+        self.values[relative] = ratio.astype(np.float32)
+        return relative
+
     def _cells(self, series: np.ndarray, periods: np.ndarray):
         """Each row's series and period offset, and whether the offset is inside the span."""
         offsets = periods - self._first

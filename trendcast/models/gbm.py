@@ -72,6 +72,9 @@ class LightGBM(Model):
             Yearly calendar features (week of year, month) are used only when the history
             spans two years or more.
         max_train_periods: train on each series' last this many periods (None: all).
+        relative_price: add each price over the mean price of its department (``dept_id``,
+            else ``cat_id``) in the same period, when the static frame has one. Off by
+            default: it lost on the M5 validation month (BENCHMARKS.md).
         seed: random seed; with it, fits are repeatable.
         n_jobs: LightGBM threads. One by default: on a busy or small machine more threads
             slow LightGBM down several times over (OpenMP threads wait on each other).
@@ -102,6 +105,7 @@ class LightGBM(Model):
         validation: int | None = None,
         covariate_lag: int | None = None,
         max_train_periods: int | None = None,
+        relative_price: bool = False,
         seed: int = 0,
         n_jobs: int = 1,
         alias: str = "LightGBM",
@@ -113,7 +117,7 @@ class LightGBM(Model):
         self.feature_fraction, self.bagging_fraction = feature_fraction, bagging_fraction
         self.lambda_l2 = lambda_l2
         self.validation, self.covariate_lag = validation, covariate_lag
-        self.max_train_periods = max_train_periods
+        self.max_train_periods, self.relative_price = max_train_periods, relative_price
         self.seed, self.n_jobs, self.alias = seed, n_jobs, alias
 
     # ------------------------------------------------------------------ fitting
@@ -207,6 +211,11 @@ class LightGBM(Model):
             for g in HIERARCHY_COLUMNS
             if g in self.categorical_ and 1 < np.unique(self.static_[g]).size < data.n_series
         ]
+        category = next((g for g in ("dept_id", "cat_id") if g in self.groups_), None)
+        if self.relative_price and self.dynamic_ is not None and category:
+            for name in ("price", "sell_price"):
+                if name in self.dynamic_.values:
+                    self.dynamic_.add_relative(name, self.static_[category], category)
         self.known_future_ = [
             n for n in (self.dynamic_.values if self.dynamic_ else {}) if is_known_future(n)
         ]
