@@ -161,3 +161,16 @@ def test_chronos_bolt_checkpoints_load_through_the_same_class(tmp_path):
     assert prediction.mean.shape == (3, 8) and prediction.quantiles.shape == (3, 8, 2)
     with pytest.raises(ValueError, match="fine-tuning needs a Chronos-2 model"):
         Chronos2(str(tmp_path), finetune="lora").fit(series)
+
+
+def test_pretraining_writes_loadable_weights_with_a_model_card(tmp_path):
+    from trendcast.models.pretrain import pretrain, simulated_corpus
+
+    out = tmp_path / "mine"
+    summary = pretrain(simulated_corpus(2, seed=1), out, size="tiny", steps=8, batch_size=16)
+    assert summary["steps"] == 8 and summary["sources"][0]["source"] == "simulated shop"
+    card = (out / "MODEL_CARD.md").read_text()
+    assert "## Corpus" in card and "| 8 |" in card
+    assert not list(tmp_path.glob(".mine-*"))  # written beside, then moved in place
+    prediction = Chronos2(str(out)).fit(seasonal_series(n_series=2)).predict(7, (0.5,))
+    assert prediction.quantiles.shape == (2, 7, 1)

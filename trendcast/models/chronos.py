@@ -138,6 +138,17 @@ def prepared_inputs(data: SeriesArrays, covariates: SequenceCovariates, horizon:
     )
 
 
+def loss_recorder(log: list[dict]):
+    """A ``transformers`` callback that appends every logged loss, with its step, to ``log``."""
+    from transformers import TrainerCallback
+
+    class Record(TrainerCallback):
+        def on_log(self, args, state, control, logs=None, **kwargs):
+            log.append({"step": state.global_step, **(logs or {})})
+
+    return Record()
+
+
 class Chronos2(Model):
     """Chronos-2 forecasts, zero-shot or fine-tuned on the data given to `fit`.
 
@@ -222,8 +233,6 @@ class Chronos2(Model):
                 f"{self.alias}: fine-tuning needs a Chronos-2 model; {self.model!r} is "
                 f"{type(self.pipeline_).__name__}."
             )
-        from transformers import TrainerCallback
-
         horizon = self.horizon or default_horizon(data.freq)
         long_enough = data.lengths > 2 * horizon
         if not long_enough.any():
@@ -237,12 +246,6 @@ class Chronos2(Model):
         covariates = self._sequence_covariates(full)
         validation = prepared_inputs(full, covariates, horizon)
         training = prepared_inputs(seen, self._sequence_covariates(seen), horizon)
-        history = self.history_
-
-        class Record(TrainerCallback):
-            def on_log(self, args, state, control, logs=None, **kwargs):
-                history.append({"step": state.global_step, **(logs or {})})
-
         default_rate = 1e-3 if self.finetune == "lora" else 1e-4
         with tempfile.TemporaryDirectory() as scratch:
             self.pipeline_ = self.pipeline_.fit(
@@ -254,7 +257,7 @@ class Chronos2(Model):
                 num_steps=self.steps,
                 batch_size=self.batch_size,
                 output_dir=scratch,
-                callbacks=[Record()],
+                callbacks=[loss_recorder(self.history_)],
                 remove_printer_callback=True,
                 seed=self.seed,
                 data_seed=self.seed,

@@ -139,7 +139,8 @@ def pretrain(
         The run's summary (also in ``output/training.json``): sizes, steps, seconds, losses.
     """
     import torch
-    from transformers import TrainerCallback
+
+    from trendcast.models.chronos import loss_recorder
 
     if device == "auto":
         device = "cuda" if torch.cuda.is_available() else "cpu"
@@ -152,15 +153,6 @@ def pretrain(
     pipeline.model.to(device)
     n_parameters = sum(p.numel() for p in pipeline.model.parameters())
     log: list[dict] = []
-    done = {"steps": 0}
-
-    class Record(TrainerCallback):
-        def on_log(self, args, state, control, logs=None, **kwargs):
-            log.append({"step": state.global_step, **(logs or {})})
-
-        def on_step_end(self, args, state, control, **kwargs):
-            done["steps"] = state.global_step
-
     evaluate_every = max(steps // 20, 50)
     started = time.perf_counter()
     with tempfile.TemporaryDirectory() as scratch:
@@ -173,7 +165,7 @@ def pretrain(
             batch_size=batch_size,
             output_dir=scratch,
             min_past=8,
-            callbacks=[Record()],
+            callbacks=[loss_recorder(log)],
             seed=seed,
             data_seed=seed,
             logging_steps=evaluate_every,
@@ -185,7 +177,7 @@ def pretrain(
     summary = {
         "size": size,
         "parameters": n_parameters,
-        "steps": done["steps"],
+        "steps": max(row["step"] for row in log),
         "batch_size": batch_size,
         "learning_rate": learning_rate,
         "seed": seed,
