@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from trendcast._torch import torch_device, torch_threads
 from trendcast.data.arrays import Covariates, SeriesArrays
 from trendcast.features.covariates import SequenceCovariates, sequence_covariates
 from trendcast.models.base import Model, Prediction
@@ -167,6 +168,8 @@ class Chronos2(Model):
         use_covariates: whether to pass the dynamic covariates in.
         workspace: a `Workspace` (or path) where named models are looked up.
         device: ``"auto"`` (a GPU when there is one), ``"cpu"`` or ``"cuda"``.
+        num_threads: torch CPU threads while fitting and forecasting (None: torch's default,
+            all cores); 1 is faster on a machine busy with other work.
         seed: seed of the fine-tuning run.
 
     Example:
@@ -193,6 +196,7 @@ class Chronos2(Model):
         use_covariates: bool = True,
         workspace: Any = None,
         device: str = "auto",
+        num_threads: int | None = None,
         seed: int = 0,
         alias: str = "Chronos2",
     ):
@@ -202,16 +206,13 @@ class Chronos2(Model):
         self.learning_rate, self.batch_size, self.horizon = learning_rate, batch_size, horizon
         self.eval_every, self.context_length = eval_every, context_length
         self.use_covariates, self.workspace, self.device = use_covariates, workspace, device
-        self.seed, self.alias = seed, alias
-
-    def _device(self) -> str:
-        if self.device != "auto":
-            return self.device
-        import torch
-
-        return "cuda" if torch.cuda.is_available() else "cpu"
+        self.num_threads, self.seed, self.alias = num_threads, seed, alias
 
     def _fit(self, data: SeriesArrays, covariates: Covariates) -> None:
+        with torch_threads(self.num_threads):
+            self._fit_model(data, covariates)
+
+    def _fit_model(self, data: SeriesArrays, covariates: Covariates) -> None:
         if (data.lengths < 2).any():
             short = data.ids[data.lengths < 2][:3]
             raise ValueError(
@@ -219,7 +220,8 @@ class Chronos2(Model):
                 f"of history (e.g. {list(short)}). Forecast new products with ColdStart, or "
                 "leave them out."
             )
-        self.pipeline_ = load_pipeline(self.model, workspace=self.workspace, device=self._device())
+        device = str(torch_device(self.device))
+        self.pipeline_ = load_pipeline(self.model, workspace=self.workspace, device=device)
         self.data_ = data
         self.covariates_ = covariates if self.use_covariates else Covariates()
         self.takes_covariates_ = type(self.pipeline_).__name__ == "Chronos2Pipeline"
@@ -283,7 +285,7 @@ class Chronos2(Model):
             inputs = [torch.as_tensor(item["target"]) for item in inputs]
         own = [float(q) for q in self.pipeline_.quantiles]
         levels = sorted(set(quantiles) | set(own))
-        with torch.no_grad():
+        with torch.no_grad(), torch_threads(self.num_threads):
             forecasts, _ = self.pipeline_.predict_quantiles(
                 inputs, prediction_length=h, quantile_levels=levels
             )

@@ -33,12 +33,12 @@ hold them out, every window trains and all ``epochs`` run.
 from __future__ import annotations
 
 import copy
-from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
 
 from trendcast._progress import progress_bar
+from trendcast._torch import torch_device, torch_threads
 from trendcast.data.arrays import Covariates, SeriesArrays, period_index
 from trendcast.features.covariates import sequence_covariates
 from trendcast.models.base import Model, Prediction
@@ -143,9 +143,9 @@ class LSTM(Model):
         self.min_scale_ = max(_MIN_SCALE_SHARE * (observed.mean() if observed.size else 1.0), 1e-6)
         train, valid = self._windows(data)
 
-        self.device_ = _device(torch, self.device)
+        self.device_ = torch_device(self.device)
         devices = [self.device_.index or 0] if self.device_.type == "cuda" else []
-        with _threads(torch, self.num_threads), torch.random.fork_rng(devices=devices):
+        with torch_threads(self.num_threads), torch.random.fork_rng(devices=devices):
             torch.manual_seed(self.seed)
             self.net_ = _network(torch, *self._input_sizes(), self._net_sizes()).to(self.device_)
             self._train(torch, train, valid)
@@ -376,7 +376,7 @@ class LSTM(Model):
         periods = start[:, None] + offsets
 
         grid = np.empty((data.n_series, h, len(QUANTILE_GRID)))
-        with _threads(torch, self.num_threads), torch.no_grad():
+        with torch_threads(self.num_threads), torch.no_grad():
             for step in range(0, h, self.horizon_):
                 block = slice(step, step + c + min(self.horizon_, h - step))
                 for part in range(0, data.n_series, _PREDICT_BATCH):
@@ -393,23 +393,6 @@ class LSTM(Model):
         if not quantiles:
             return Prediction(mean)
         return Prediction(mean, _interpolate(grid, quantiles))
-
-
-def _device(torch, device: str):
-    if device == "auto":
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-    return torch.device(device)
-
-
-@contextmanager
-def _threads(torch, n: int):
-    """Runs a block with ``n`` torch CPU threads, then restores the previous number."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 def _calendar(periods: np.ndarray, freq: str, yearly: bool) -> np.ndarray:

@@ -1,0 +1,33 @@
+"""Small torch helpers shared by the neural models (torch is imported only when they run)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+
+def torch_device(device: str):
+    """``device`` as a torch device; ``"auto"`` is CUDA when available, else the CPU."""
+    import torch
+
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    return torch.device(device)
+
+
+@contextmanager
+def torch_threads(n: int | None) -> Iterator[None]:
+    """Runs a block with ``n`` torch CPU threads (None: as they are), then restores them.
+
+    On a busy or small machine fewer threads are often faster: OpenMP threads that wait on each
+    other can slow small models down many times over.
+    """
+    import torch
+
+    before = torch.get_num_threads()
+    if n:
+        torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
