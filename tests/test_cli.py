@@ -266,6 +266,8 @@ def test_finetune_saves_chronos_by_name_and_forecast_uses_it(shop_dir, tmp_path,
     assert main([*forecast, "--chronos=shop_lora", f"--workspace={ws}", f"--out={out}"]) == 0
     forecasts = pd.read_csv(out)
     assert len(forecasts) == 24 * 14 and (forecasts["Chronos2"] >= 0).all()
+    assert main([*forecast, "--models=ensemble", f"--workspace={ws}", f"--out={out}"]) == 0
+    assert (pd.read_csv(out)["Ensemble"] >= 0).all()
     assert main([*forecast, "--chronos=unknown_name", f"--workspace={ws}"]) != 0
     assert "no Chronos weights named 'unknown_name'" in capsys.readouterr().err
     static = f"--static={shop_dir / 'static.parquet'}"

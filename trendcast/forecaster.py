@@ -53,14 +53,18 @@ def models_by_name(
     """Models from short names (as the CLI takes them), set for the data's frequency.
 
     Beside the default line-up: ``chronos2`` (the pretrained sequence model; ``chronos`` names
-    other weights, e.g. one fine-tuned and saved in ``workspace``) and ``lstm``.
+    other weights, e.g. one fine-tuned and saved in ``workspace``), ``lstm``, and ``ensemble``
+    (LightGBM and that Chronos-2, weighted per demand class on a held-out window).
     """
     from trendcast.models.chronos import SHIPPED_MODEL, Chronos2
+    from trendcast.models.ensemble import Ensemble
+    from trendcast.models.gbm import LightGBM
     from trendcast.models.lstm import LSTM
 
     line_up = {_NAMES[type(m).__name__]: m for m in default_models(freq)}
     line_up["chronos2"] = Chronos2(chronos or SHIPPED_MODEL, workspace=workspace)
     line_up["lstm"] = LSTM()
+    line_up["ensemble"] = Ensemble([LightGBM(), copy.deepcopy(line_up["chronos2"])])
     unknown = [n for n in names if n not in line_up]
     if unknown:
         raise ValueError(f"unknown model(s) {unknown}; choose from {sorted(line_up)}.")
@@ -78,7 +82,7 @@ _NAMES = {
     "ADIDA": "adida",
     "IMAPA": "imapa",
 }
-MODEL_NAMES = (*_NAMES.values(), "chronos2", "lstm")
+MODEL_NAMES = (*_NAMES.values(), "chronos2", "lstm", "ensemble")
 
 
 class Forecaster:
