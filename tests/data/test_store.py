@@ -105,3 +105,13 @@ def test_read_frame_errors(tmp_path):
         read_frame(tmp_path / "missing.csv")
     with pytest.raises(DataValidationError, match=".csv or .parquet"):
         read_frame(tmp_path / "sales.xlsx")
+
+
+def test_append_adds_rows_without_rewriting_and_keeps_state_on_failure(workspace):
+    workspace.append("cache", pd.DataFrame({"key": ["a"], "value": [1.0]}))
+    workspace.append("cache", pd.DataFrame({"value": [2.0], "key": ["b"]}))  # matched by name
+    assert workspace.read("cache")["key"].tolist() == ["a", "b"]
+    assert workspace.catalog().set_index("name").loc["cache", "rows"] == 2
+    with pytest.raises(Exception, match="(?i)column"):
+        workspace.append("cache", pd.DataFrame({"other": [3.0]}))
+    assert workspace.read("cache")["key"].tolist() == ["a", "b"]

@@ -71,6 +71,31 @@ class Workspace:
                 con.execute("ROLLBACK")
                 raise
 
+    def append(self, name: str, frame: Any, *, kind: str = "dataset", meta: dict | None = None):
+        """Adds the rows of ``frame`` to table ``name`` (created if absent) in one transaction,
+        without rewriting the rows already there; the columns must match the table's."""
+        _check_name(name)
+        df = to_pandas(frame, name=name)
+        with self._connect(write=True) as con:
+            con.execute("BEGIN TRANSACTION")
+            try:
+                con.register("_incoming", df)
+                if name in self._names(con):
+                    con.execute(f'INSERT INTO "{name}" BY NAME SELECT * FROM _incoming')
+                else:
+                    con.execute(f'CREATE TABLE "{name}" AS SELECT * FROM _incoming')
+                con.unregister("_incoming")
+                rows = con.execute(f'SELECT count(*) FROM "{name}"').fetchone()[0]
+                con.execute(f"DELETE FROM {_CATALOG} WHERE name = ?", [name])
+                con.execute(
+                    f"INSERT INTO {_CATALOG} VALUES (?, ?, ?, ?, now())",
+                    [name, kind, rows, json.dumps(meta or {}, default=str)],
+                )
+                con.execute("COMMIT")
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+
     def read(self, name: str) -> pd.DataFrame:
         """Returns table ``name`` as a pandas frame."""
         _check_name(name)

@@ -225,10 +225,7 @@ class TextEncoder:
                 "vector": [v.tobytes() for v in new.values()],
             }
         )
-        table = self._table()
-        if table is not None:
-            rows = pd.concat([table, rows], ignore_index=True)
-        self._ws().write(
+        self._ws().append(
             self.cache_table, rows, kind="embeddings", meta={"key": "sha256(model id, text)"}
         )
 
