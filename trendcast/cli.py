@@ -172,7 +172,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     _add_data_arguments(finetune)
     finetune.add_argument("--name", required=True, help="name to save the fine-tuned model as")
-    finetune.add_argument("--mode", choices=["lora", "full"], default="lora")
+    finetune.add_argument(
+        "--mode",
+        choices=["lora", "full"],
+        default="lora",
+        help="lora: low-rank adapters, a small file (default); full: all weights",
+    )
     finetune.add_argument("--steps", type=int, default=300, help="(default: %(default)s)")
     finetune.add_argument(
         "--horizon", type=int, help="periods to tune for (default: 28 days, 8 weeks)"
