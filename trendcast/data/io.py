@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -29,6 +30,31 @@ def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)
+    return path
+
+
+def atomic_folder(path: str | Path, write: Callable[[Path], None]) -> Path:
+    """Calls ``write(tmp)`` on a fresh temporary folder beside ``path``, then puts it at
+    ``path``, replacing any previous folder whole.
+
+    A failure (or crash) before the move leaves any previous folder at ``path`` untouched.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    incoming = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}-new-"))
+    incoming.chmod(0o755)
+    try:
+        write(incoming)
+    except BaseException:
+        shutil.rmtree(incoming, ignore_errors=True)
+        raise
+    retired = None
+    if path.exists():
+        retired = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}-old-"))
+        path.rename(retired / path.name)
+    incoming.rename(path)
+    if retired is not None:
+        shutil.rmtree(retired, ignore_errors=True)
     return path
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import re
 import shutil
-import tempfile
 from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import asdict
@@ -141,22 +140,10 @@ class Workspace:
         ``write(folder)`` writes the files into a fresh temporary folder, which then replaces
         the stored one whole: a failure part-way leaves the previous model intact.
         """
+        from trendcast.data.io import atomic_folder
+
         _check_name(name)
-        self.models_dir.mkdir(parents=True, exist_ok=True)
-        incoming = Path(tempfile.mkdtemp(dir=self.models_dir, prefix=f".{name}-new-"))
-        try:
-            write(incoming)
-        except BaseException:
-            shutil.rmtree(incoming, ignore_errors=True)
-            raise
-        target = self.models_dir / name
-        retired = None
-        if target.exists():
-            retired = Path(tempfile.mkdtemp(dir=self.models_dir, prefix=f".{name}-old-"))
-            target.rename(retired / name)
-        incoming.rename(target)
-        if retired is not None:
-            shutil.rmtree(retired, ignore_errors=True)
+        target = atomic_folder(self.models_dir / name, write)
         with self._connect(write=True) as con:
             con.execute("BEGIN TRANSACTION")
             con.execute(f"DELETE FROM {_CATALOG} WHERE name = ?", [name])

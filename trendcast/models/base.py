@@ -13,6 +13,11 @@ from trendcast.data.arrays import Covariates, SeriesArrays
 from trendcast.data.contract import Columns, quantile_column
 
 
+def default_horizon(freq: str) -> int:
+    """The horizon models train and validate for unless told: 28 days, 8 weeks, 3 months."""
+    return {"D": 28, "MS": 3}.get(freq, 8)
+
+
 @dataclass
 class Prediction:
     """A model's forecasts for every series.

@@ -31,15 +31,11 @@ import numpy as np
 from trendcast._torch import torch_device, torch_threads
 from trendcast.data.arrays import Covariates, SeriesArrays
 from trendcast.features.covariates import SequenceCovariates, sequence_covariates
-from trendcast.models.base import Model, Prediction
+from trendcast.models.base import Model, Prediction, default_horizon
 
 SHIPPED_MODEL = "trendcast-chronos2-small"
 WEIGHTS_DIR = Path(__file__).parent / "weights"
 _BASE_FILE = "trendcast_base.json"  # written next to an adapter: which weights it adapts
-
-
-def default_horizon(freq: str) -> int:
-    return {"D": 28, "MS": 3}.get(freq, 8)
 
 
 def resolve_weights(model: str | Path, workspace: Any = None) -> str:

@@ -18,7 +18,7 @@ import pandas as pd
 
 from trendcast.data.arrays import Covariates, SeriesArrays
 from trendcast.features.demand import CLASSES, demand_classes
-from trendcast.models.base import Model, Prediction
+from trendcast.models.base import Model, Prediction, default_horizon
 
 
 class Ensemble(Model):
@@ -46,7 +46,7 @@ class Ensemble(Model):
         self.models, self.window, self.alias = models, window, alias
 
     def _fit(self, data: SeriesArrays, covariates: Covariates) -> None:
-        h = self.window or {"D": 28, "MS": 3}.get(data.freq, 8)
+        h = self.window or default_horizon(data.freq)
         aliases = [m.alias for m in self.models]
         classes = demand_classes(data)
         long_enough = data.lengths > 2 * h

@@ -42,14 +42,12 @@ from trendcast.features.covariates import (
     static_features,
 )
 from trendcast.features.lags import WindowStats, lag, periods_since_positive
-from trendcast.models.base import Model, Prediction
+from trendcast.models.base import Model, Prediction, default_horizon
 
 _DEFAULT_LAGS = {"D": (1, 2, 3, 4, 5, 6, 7, 14, 21, 28), "MS": (1, 2, 3, 6, 12)}
 _WEEKLY_LAGS = (1, 2, 3, 4, 8, 13, 26, 52)
 _DEFAULT_WINDOWS = {"D": (7, 28, 91), "MS": (3, 6, 12)}
 _WEEKLY_WINDOWS = (4, 13, 26)
-_HORIZON = {"D": 28, "MS": 3}
-_WEEKLY_HORIZON = 8
 _SHRINK_POINTS = 28.0
 _MIN_SCALE = 0.1
 _PERIODS_PER_YEAR = {"D": 365, "M": 12, "W": 52}
@@ -180,7 +178,7 @@ class LightGBM(Model):
         self.windows_ = tuple(
             self.windows or (_WEEKLY_WINDOWS if weekly else _DEFAULT_WINDOWS[freq])
         )
-        horizon = _WEEKLY_HORIZON if weekly else _HORIZON[freq]
+        horizon = default_horizon(freq)
         self.validation_ = self.validation or horizon
         self.covariate_lag_ = self.covariate_lag or horizon
         self.memory_ = max(max(self.lags_), max(self.windows_)) + 1

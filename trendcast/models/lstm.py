@@ -41,12 +41,10 @@ from trendcast._progress import progress_bar
 from trendcast._torch import torch_device, torch_threads
 from trendcast.data.arrays import Covariates, SeriesArrays, period_index
 from trendcast.features.covariates import sequence_covariates
-from trendcast.models.base import Model, Prediction
+from trendcast.models.base import Model, Prediction, default_horizon
 
 #: Quantile levels the network forecasts; others are interpolated linearly between them.
 QUANTILE_GRID = (0.01, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99)
-_HORIZON = {"D": 28, "MS": 3}
-_WEEKLY_HORIZON = 8
 _CONTEXT = {"D": 112, "MS": 24}
 _WEEKLY_CONTEXT = 52
 _PERIODS_PER_YEAR = {"D": 365.25, "W": 365.25 / 7, "M": 12.0}
@@ -154,7 +152,7 @@ class LSTM(Model):
     def _resolve(self, data: SeriesArrays) -> None:
         freq = data.freq
         weekly = freq.startswith("W")
-        self.horizon_ = int(self.horizon or (_WEEKLY_HORIZON if weekly else _HORIZON[freq]))
+        self.horizon_ = int(self.horizon or default_horizon(freq))
         self.context_ = int(self.context_length or (_WEEKLY_CONTEXT if weekly else _CONTEXT[freq]))
         if self.horizon_ < 1 or self.context_ < 1:
             raise ValueError(

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import tempfile
 import time
 from dataclasses import dataclass
@@ -207,16 +206,15 @@ def _sources(parts: list[CorpusPart]) -> list[dict]:
 
 
 def _write(pipeline, output: Path, summary: dict) -> None:
-    output.parent.mkdir(parents=True, exist_ok=True)
-    incoming = Path(tempfile.mkdtemp(dir=output.parent, prefix=f".{output.name}-"))
-    incoming.chmod(0o755)
-    pipeline.model.to("cpu")
-    pipeline.save_pretrained(incoming)
-    (incoming / "training.json").write_text(json.dumps(summary, indent=1))
-    (incoming / "MODEL_CARD.md").write_text(model_card(summary))
-    if output.exists():
-        shutil.rmtree(output)
-    incoming.rename(output)
+    from trendcast.data.io import atomic_folder
+
+    def write(folder: Path) -> None:
+        pipeline.model.to("cpu")
+        pipeline.save_pretrained(folder)
+        (folder / "training.json").write_text(json.dumps(summary, indent=1))
+        (folder / "MODEL_CARD.md").write_text(model_card(summary))
+
+    atomic_folder(output, write)
 
 
 def model_card(summary: dict) -> str:

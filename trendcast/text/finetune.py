@@ -23,11 +23,14 @@ from __future__ import annotations
 import json
 import math
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from trendcast._torch import torch_threads
 from trendcast.text.encoder import _resolve_model, check_texts
 
 __all__ = ["FineTunedTextRegressor"]
@@ -454,35 +457,22 @@ def _check_pairs(texts: Any, y: Any, text_name: str, y_name: str) -> tuple[list[
     return texts, target
 
 
-class _torch_state:
-    """Sets torch's CPU threads and deterministic ops (and seeds it) for a block, then restores.
+@contextmanager
+def _torch_state(threads: int, seed: int | None) -> Iterator[None]:
+    """Runs a block with ``threads`` torch CPU threads and deterministic ops (seeded when
+    ``seed`` is given), then restores both. The caller's random state is kept: the block runs
+    in a forked generator."""
+    import torch
 
-    The random state of the caller is kept: the block runs in a forked generator.
-    """
-
-    def __init__(self, threads: int, seed: int | None):
-        self.threads = threads
-        self.seed = seed
-
-    def __enter__(self):
-        import torch
-
-        self._torch = torch
-        self._threads = torch.get_num_threads()
-        self._deterministic = torch.are_deterministic_algorithms_enabled()
-        self._fork = torch.random.fork_rng(devices=[])
-        self._fork.__enter__()
-        torch.set_num_threads(self.threads)
+    deterministic = torch.are_deterministic_algorithms_enabled()
+    with torch_threads(threads), torch.random.fork_rng(devices=[]):
         torch.use_deterministic_algorithms(True)
-        if self.seed is not None:
-            torch.manual_seed(self.seed)
-        return self
-
-    def __exit__(self, *exc):
-        self._torch.set_num_threads(self._threads)
-        self._torch.use_deterministic_algorithms(self._deterministic)
-        self._fork.__exit__(*exc)
-        return False
+        if seed is not None:
+            torch.manual_seed(seed)
+        try:
+            yield
+        finally:
+            torch.use_deterministic_algorithms(deterministic)
 
 
 def _tokenize(st, texts: list[str]) -> dict:
