@@ -1,7 +1,7 @@
 import numpy as np
 import pandas as pd
 
-from trendcast.data.arrays import SeriesArrays, period_index, shift_periods
+from trendcast.data.arrays import SeriesArrays, period_index, series_starts, shift_periods
 from trendcast.data.validate import validate
 
 
@@ -52,3 +52,10 @@ def test_periods_and_shifts_agree_for_every_frequency():
         moved = shift_periods(starts, np.arange(5), freq)
         assert np.diff(period_index(moved, freq)).tolist() == [1, 1, 1, 1]
         assert pd.DatetimeIndex(moved).equals(pd.date_range(start, periods=5, freq=freq))
+
+
+def test_series_starts_of_object_and_categorical_ids_agree():
+    ids = pd.Series(["b", "b", "a", "c", "c"])
+    expected = [True, False, True, True, False]
+    assert series_starts(ids).tolist() == expected
+    assert series_starts(ids.astype("category")).tolist() == expected

@@ -33,6 +33,26 @@ def test_valid_frame_is_parsed_sorted_and_unchanged():
     assert df["ds"].dtype == object  # the caller's frame is not modified
 
 
+def test_frame_already_sorted_and_typed_is_copied_not_shared():
+    df = frame(ds=pd.to_datetime(frame()["ds"]), y=[1.0, -2.0, 2.0, 3.0, 4.0, 5.0])
+    df.index = [10, 11, 12, 13, 14, 15]
+    dynamic = df[["unique_id", "ds"]].assign(price=1.0)
+    data = validate(df, dynamic=dynamic, clip_negative=True)
+    assert data.sales["y"].tolist() == [1.0, 0.0, 2.0, 3.0, 4.0, 5.0]
+    assert data.sales.index.equals(pd.RangeIndex(6)) and data.dynamic.index.equals(pd.RangeIndex(6))
+    data.sales.loc[:, "ds"] = pd.Timestamp("2030-01-01")
+    data.dynamic.loc[:, "price"] = 2.0
+    assert df["y"].tolist() == [1.0, -2.0, 2.0, 3.0, 4.0, 5.0]
+    assert df["ds"].min() == pd.Timestamp("2024-01-01") and dynamic["price"].eq(1.0).all()
+
+
+def test_categorical_ids_are_sorted_by_category_order():
+    df = frame(unique_id=pd.Categorical(["a"] * 3 + ["b"] * 3, categories=["b", "a"]))
+    data = validate(df)
+    assert data.sales["unique_id"].tolist() == ["b"] * 3 + ["a"] * 3
+    assert data.sales["y"].tolist() == [3.0, 4.0, 5.0, 1.0, 0.0, 2.0]
+
+
 def test_misspelt_column_suggests_the_right_name():
     error = error_of(frame().rename(columns={"y": "sales"}))
     assert error.column == "y"
@@ -91,6 +111,9 @@ def test_duplicates_are_shown_with_the_fix():
     error = error_of(df)
     assert len(error.rows) == 2
     assert "groupby" in error.fix
+    in_order = pd.concat([frame().iloc[:2], frame().iloc[[1, 1]], frame().iloc[2:]])
+    error = error_of(in_order)
+    assert len(error.rows) == 3 and set(error.rows["ds"].astype(str)) == {"2024-01-02"}
 
 
 def test_gaps_are_errors_unless_filling_is_asked():

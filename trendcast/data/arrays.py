@@ -23,6 +23,15 @@ def period_index(ds: pd.Series | pd.DatetimeIndex | np.ndarray, freq: str) -> np
     return (days - 4) // 7 if freq.startswith("W") else days
 
 
+def series_starts(ids: pd.Series) -> np.ndarray:
+    """Boolean mask of the rows that start a series (their id differs from the previous row's)."""
+    # A categorical's codes compare like its values, without an object array of every row's id.
+    if isinstance(ids.dtype, pd.CategoricalDtype):
+        ids = ids.cat.codes
+    values = ids.to_numpy()
+    return np.r_[True, values[1:] != values[:-1]]
+
+
 def shift_periods(start: np.ndarray, steps: np.ndarray, freq: str) -> np.ndarray:
     """Timestamps ``steps`` periods after ``start`` (both arrays of equal length)."""
     start = np.asarray(start, dtype="datetime64[ns]")
@@ -55,12 +64,11 @@ class SeriesArrays:
     @classmethod
     def from_frame(cls, df: pd.DataFrame, freq: str, columns: Columns = Columns()) -> SeriesArrays:
         """Builds arrays from a validated frame (sorted by id and date, without gaps)."""
-        ids = df[columns.id_col].to_numpy()
-        starts = np.flatnonzero(np.r_[True, ids[1:] != ids[:-1]])
+        starts = np.flatnonzero(series_starts(df[columns.id_col]))
         indptr = np.append(starts, len(df)).astype(np.int64)
         last_rows = indptr[1:] - 1
         return cls(
-            ids=ids[starts],
+            ids=df[columns.id_col].iloc[starts].to_numpy(),
             values=df[columns.target_col].to_numpy(np.float64),
             indptr=indptr,
             last_ds=df[columns.time_col].to_numpy("datetime64[ns]")[last_rows],

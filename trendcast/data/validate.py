@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from trendcast._frames import to_pandas
-from trendcast.data.arrays import period_index, shift_periods
+from trendcast.data.arrays import period_index, series_starts, shift_periods
 from trendcast.data.contract import Columns, ShopData
 
 MAX_ROWS = 500_000_000
@@ -133,11 +133,11 @@ def validate_sales(
             f"{len(df):,} rows exceed the limit of {MAX_ROWS:,}.",
             fix="aggregate to a coarser frequency, or run on a Dask cluster in partitions.",
         )
-    df = df.copy()
+    df = df.copy(deep=False)  # columns are replaced, never written into, until _sorted_copy
     _check_ids(df, id_col, "sales")
-    df[time_col] = _parse_dates(df, time_col, "sales", columns)
-    df[target_col] = _parse_target(df, columns)
-    df = df.sort_values(columns.key, kind="stable", ignore_index=True)
+    _convert(df, time_col, _parse_dates(df, time_col, "sales", columns))
+    _convert(df, target_col, _parse_target(df, columns))
+    df = _sorted_copy(df, columns)
     _check_duplicates(df, columns, "sales")
     if (df[target_col] < 0).any():
         negative = df.loc[df[target_col] < 0, columns.key + [target_col]]
@@ -181,11 +181,11 @@ def validate_dynamic(
     """Validates dynamic covariates: unique (id, period) rows of known ids on the sales' periods."""
     df = _as_frame(dynamic, "dynamic")
     _require_columns(df, "dynamic", {"id_col": columns.id_col, "time_col": columns.time_col})
-    df = df.copy()
+    df = df.copy(deep=False)  # columns are replaced, never written into, until _sorted_copy
     _check_ids(df, columns.id_col, "dynamic")
-    df[columns.time_col] = _parse_dates(df, columns.time_col, "dynamic", columns)
+    _convert(df, columns.time_col, _parse_dates(df, columns.time_col, "dynamic", columns))
     _check_known_ids(df, ids, columns, "dynamic")
-    df = df.sort_values(columns.key, kind="stable", ignore_index=True)
+    df = _sorted_copy(df, columns)
     _check_duplicates(df, columns, "dynamic")
     _check_frequency(df, columns, freq, "dynamic")
     return df
@@ -308,8 +308,7 @@ def _parse_dates(df: pd.DataFrame, time_col: str, frame: str, columns: Columns) 
             fix="use ISO dates such as 2024-03-31, or parse them yourself with pd.to_datetime(..., "
             "format=...) before passing the frame.",
         )
-    years = parsed.dt.year
-    absurd = df[(years < 1900) | (years > 2200)]
+    absurd = df[(parsed < "1900-01-01") | (parsed >= "2201-01-01")]
     if len(absurd):
         raise DataValidationError(
             f"{len(absurd):,} dates fall outside 1900-2200.",
@@ -358,8 +357,38 @@ def _parse_target(df: pd.DataFrame, columns: Columns) -> pd.Series:
     return numeric
 
 
+def _convert(df: pd.DataFrame, column: str, values: pd.Series) -> None:
+    # Conversions are lossless and change the dtype: an unchanged one means unchanged values, and
+    # assigning them anyway would copy the column (pandas copies on assignment).
+    if values.dtype != df[column].dtype:
+        df[column] = values
+
+
+def _sorted_copy(df: pd.DataFrame, columns: Columns) -> pd.DataFrame:
+    """``df`` sorted by (id, date) with a fresh index, in a copy that shares no data with ``df``."""
+    if not _in_key_order(df, columns):
+        return df.sort_values(columns.key, kind="stable", ignore_index=True)
+    # Rows already in order (the usual case) skip the sort's argsort and gather. The copy goes
+    # column by column: DataFrame.copy first merges same-typed columns, holding them twice.
+    out = pd.DataFrame({i: column.copy() for i, (_, column) in enumerate(df.items())}, copy=False)
+    out.columns = df.columns
+    out.index = pd.RangeIndex(len(out))
+    return out.__finalize__(df)  # attrs, as a copy or sort keeps them
+
+
+def _in_key_order(df: pd.DataFrame, columns: Columns) -> bool:
+    """Whether a stable sort by (id, date) would leave the rows where they are."""
+    if not df[columns.id_col].is_monotonic_increasing:
+        return False
+    ds = df[columns.time_col].to_numpy()
+    return bool(np.all((ds[1:] >= ds[:-1]) | series_starts(df[columns.id_col])[1:]))
+
+
 def _check_duplicates(df: pd.DataFrame, columns: Columns, frame: str) -> None:
-    duplicated = df[df.duplicated(columns.key, keep=False)]
+    # Rows are sorted by (id, date), so repeats are neighbours: no hashing of every key.
+    ds = df[columns.time_col].to_numpy()
+    repeat = (ds[1:] == ds[:-1]) & ~series_starts(df[columns.id_col])[1:]
+    duplicated = df[np.r_[repeat, False] | np.r_[False, repeat]]
     if len(duplicated):
         raise DataValidationError(
             f"{len(duplicated):,} rows share an (id, period) with another row.",
@@ -374,7 +403,9 @@ def _check_duplicates(df: pd.DataFrame, columns: Columns, frame: str) -> None:
 
 def _check_frequency(df: pd.DataFrame, columns: Columns, freq: str | None, frame: str) -> str:
     ds = df[columns.time_col]
-    off_midnight = df[ds != ds.dt.normalize()]
+    # Checks run on the distinct dates (each recurs in every series), not on every row's.
+    dates = pd.DatetimeIndex(ds.unique())
+    off_midnight = df[ds.isin(dates[dates != dates.normalize()])]
     if len(off_midnight):
         raise DataValidationError(
             f"{len(off_midnight):,} timestamps have a time of day; trendcast works on days, weeks "
@@ -386,13 +417,13 @@ def _check_frequency(df: pd.DataFrame, columns: Columns, freq: str | None, frame
             "lines), or floor the timestamps: df[time_col].dt.floor('D').",
         )
     if freq is None:
-        freq = _infer_frequency(df, columns)
+        freq = _infer_frequency(df, columns, dates)
     if freq == "D":
         return freq
     if freq == "MS":
-        off_grid = df[ds.dt.day != 1]
+        off_grid = df[ds.isin(dates[dates.day != 1])]
     elif freq.startswith("W-") and freq[2:] in _WEEKDAYS:
-        off_grid = df[ds.dt.dayofweek != _WEEKDAYS.index(freq[2:])]
+        off_grid = df[ds.isin(dates[dates.dayofweek != _WEEKDAYS.index(freq[2:])])]
     else:
         raise DataValidationError(
             f"frequency '{freq}' is not supported.",
@@ -412,21 +443,22 @@ def _check_frequency(df: pd.DataFrame, columns: Columns, freq: str | None, frame
     return freq
 
 
-def _infer_frequency(df: pd.DataFrame, columns: Columns) -> str:
+def _infer_frequency(df: pd.DataFrame, columns: Columns, dates: pd.DatetimeIndex) -> str:
+    """The frequency of the rows' dates; ``dates`` are the distinct ones."""
     ds = df[columns.time_col]
-    if (ds.dt.day == 1).all() and ds.dt.month.nunique() > 1:
+    if (dates.day == 1).all() and dates.month.nunique() > 1:
         return "MS"
-    same_series = df[columns.id_col].to_numpy()[1:] == df[columns.id_col].to_numpy()[:-1]
-    steps = np.diff(ds.to_numpy("datetime64[D]").astype(np.int64))[same_series]
+    same_series = ~series_starts(df[columns.id_col])[1:]
+    steps = np.diff(ds.to_numpy("datetime64[D]").view(np.int64))[same_series]
     if len(steps) == 0:
         raise DataValidationError(
             "every series has a single row, so the frequency cannot be inferred.",
             column=columns.time_col,
             fix="pass freq='D', freq='W-SUN' (weekly by Sunday) or freq='MS'.",
         )
-    if np.gcd.reduce(steps) % 7 == 0 and ds.dt.dayofweek.nunique() == 1:
-        return f"W-{_WEEKDAYS[int(ds.dt.dayofweek.iloc[0])]}"
-    if ds.dt.dayofweek.nunique() > 1 and (steps % 7 == 0).any() and (steps == 1).any():
+    if np.gcd.reduce(steps) % 7 == 0 and dates.dayofweek.nunique() == 1:
+        return f"W-{_WEEKDAYS[int(dates.dayofweek[0])]}"
+    if dates.dayofweek.nunique() > 1 and (steps % 7 == 0).any() and (steps == 1).any():
         first_step = pd.Series(steps, index=df[columns.id_col].to_numpy()[1:][same_series])
         first_step = first_step.groupby(level=0, observed=True).min()
         weekly = first_step[first_step % 7 == 0]
@@ -445,11 +477,14 @@ def _infer_frequency(df: pd.DataFrame, columns: Columns) -> str:
 def _check_gaps(
     df: pd.DataFrame, columns: Columns, freq: str, fill_gaps: bool, report: list[str]
 ) -> pd.DataFrame:
-    periods = period_index(df[columns.time_col], freq)
-    ids = df[columns.id_col]
-    bounds = pd.DataFrame({"id": ids.to_numpy(), "p": periods}).groupby("id", sort=False)["p"]
-    span = bounds.max() - bounds.min() + 1
-    counts = bounds.size()
+    # Rows are sorted by (id, date) without repeats: a series spans from its first row to its last.
+    ids, ds = df[columns.id_col], df[columns.time_col]
+    starts = np.flatnonzero(series_starts(ids))
+    ends = np.append(starts[1:], len(df))
+    index = pd.Index(ids.iloc[starts].to_numpy(), name="id")
+    first, last = period_index(ds.iloc[starts], freq), period_index(ds.iloc[ends - 1], freq)
+    span = pd.Series(last - first + 1, index=index)
+    counts = pd.Series(ends - starts, index=index)
     if (span > MAX_PERIODS_PER_SERIES).any():
         rows = span[span > MAX_PERIODS_PER_SERIES].rename("periods").to_frame()
         raise DataValidationError(
