@@ -30,6 +30,12 @@ def _candidates() -> dict:
     return {
         "default": lambda: LightGBM(),
         "relative_price": lambda: LightGBM(relative_price=True),
+        "direct": lambda: LightGBM(strategy="direct"),
+        "mix": lambda: LightGBM(strategy="mix"),
+        "feature_fraction05": lambda: LightGBM(feature_fraction=0.5),
+        "min_leaf100": lambda: LightGBM(min_data_in_leaf=100),
+        "windows_long": lambda: LightGBM(windows=(7, 14, 28, 56, 91, 182, 364)),
+        "lags_weekly": lambda: LightGBM(lags=(*range(1, 8), 14, 21, 28, 35, 42, 49, 56, 364)),
         "lr05_leaves63": lambda: LightGBM(learning_rate=0.05, num_leaves=63),
         "last730": lambda: LightGBM(max_train_periods=730),
         "poisson": lambda: LightGBM(objective="poisson"),

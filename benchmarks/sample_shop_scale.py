@@ -78,7 +78,7 @@ def trendcast_run(data: dict, m: int, jobs: int, rounds: int | None):
 
     forecaster = Forecaster([LightGBM(max_train_periods=m, n_jobs=jobs)], quantiles=QUANTILES)
     forecaster.fit(data["sales"], static=data["static"], dynamic=data["dynamic"])
-    return forecaster.predict(HORIZON), forecaster.models_[0].rounds_
+    return forecaster.predict(HORIZON), sum(forecaster.models_[0].rounds_.values())
 
 
 def mlforecast_run(data: dict, m: int, jobs: int, rounds: int | None):

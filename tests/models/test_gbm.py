@@ -5,9 +5,10 @@ import pandas as pd
 import pytest
 
 from trendcast import Forecaster, simulate_shop
-from trendcast.data.arrays import Covariates, SeriesArrays
+from trendcast.data.arrays import Covariates, SeriesArrays, period_index
 from trendcast.data.validate import validate
 from trendcast.evaluation.explain import group_importance
+from trendcast.features.lags import WindowStats
 from trendcast.models import LightGBM, MovingAverage, SeasonalNaive
 
 H = 14
@@ -30,20 +31,70 @@ def future_truth(shop):
     return shop.truth.demand[shop.truth.demand["ds"] > last]
 
 
-def test_beats_baselines_against_the_true_demand(shop, fitted):
-    data = shop.data
-    forecasts = fitted.predict(H)
-    others = Forecaster([SeasonalNaive(), MovingAverage()]).fit(data.sales).predict(H)
+def errors_against_the_truth(shop, forecasts):
+    """Absolute error against the true expected demand of LightGBM and two baselines."""
+    others = Forecaster([SeasonalNaive(), MovingAverage()]).fit(shop.data.sales).predict(H)
     truth = (
         future_truth(shop)
         .merge(forecasts, on=["unique_id", "ds"])
         .merge(others, on=["unique_id", "ds"])
     )
-    error = {
+    return {
         m: (truth[m] - truth["expected_demand"]).abs().sum()
         for m in ("LightGBM", "SeasonalNaive", "MovingAverage")
     }
+
+
+def test_beats_baselines_against_the_true_demand(shop, fitted):
+    error = errors_against_the_truth(shop, fitted.predict(H))
     assert error["LightGBM"] < 0.9 * min(error["SeasonalNaive"], error["MovingAverage"])
+
+
+@pytest.mark.parametrize("strategy", ["direct", "mix"])
+def test_direct_and_mixed_strategies_beat_baselines_and_stay_calibrated(shop, strategy):
+    data = shop.data
+    fc = Forecaster([LightGBM(n_estimators=150, strategy=strategy)], quantiles=(0.1, 0.9))
+    forecasts = fc.fit(data.sales, static=data.static, dynamic=data.dynamic).predict(H)
+    assert fc.models_[0].offsets_ == (
+        [7, 14, 21, 28] if strategy == "direct" else [1, 7, 14, 21, 28]
+    )
+    error = errors_against_the_truth(shop, forecasts)
+    assert error["LightGBM"] < 0.9 * min(error["SeasonalNaive"], error["MovingAverage"])
+    merged = future_truth(shop).merge(forecasts, on=["unique_id", "ds"])
+    inside = merged["latent_demand"].between(merged["LightGBM-q-0.1"], merged["LightGBM-q-0.9"])
+    assert 0.7 < inside.mean() < 0.97
+
+
+def test_a_direct_model_reads_the_target_only_up_to_its_offset(shop):
+    data = shop.data
+    fc = Forecaster([LightGBM(n_estimators=20, strategy="direct")])
+    model = fc.fit(data.sales, static=data.static, dynamic=data.dynamic).models_[0]
+    arrays, k = model.data_, model.offsets_[0]
+    rows = arrays.indptr[1:] - 10
+    periods = period_index(arrays.last_ds, arrays.freq) - 9
+
+    def features(values):
+        anchors = rows - (k - 1)
+        series, starts = np.arange(arrays.n_series), arrays.indptr[:-1]
+        return model._features(values, WindowStats(values), starts, anchors, series, periods)[0]
+
+    before = features(arrays.values)
+    recent = arrays.values.copy()
+    for back in range(k):  # the row itself and the k - 1 periods before it
+        recent[rows - back] = 1e4
+    np.testing.assert_array_equal(features(recent), before)
+    older = arrays.values.copy()
+    older[rows - k] = 1e4
+    assert not np.array_equal(features(older), before)
+
+
+def test_unknown_strategy_and_unexplainable_mix_are_clear_errors(shop):
+    data = shop.data
+    with pytest.raises(ValueError, match="unknown strategy 'hybrid'"):
+        Forecaster([LightGBM(strategy="hybrid")]).fit(data.sales)
+    mix = Forecaster([LightGBM(n_estimators=20, strategy="mix")]).fit(data.sales).models_[0]
+    with pytest.raises(ValueError, match="explain a 'recursive' or 'direct' model"):
+        mix.contributions(H)
 
 
 def test_weekly_seasonality_is_captured(shop, fitted):

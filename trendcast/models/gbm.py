@@ -1,4 +1,4 @@
-"""Global gradient boosting (LightGBM) across all series, recursive, count-aware, probabilistic.
+"""Global gradient boosting (LightGBM) across all series, count-aware, probabilistic.
 
 One model learns from every series at once (the M5 winners' recipe). Features at a row are
 computed only from values before it: target lags, window means and deviations, periods since
@@ -8,8 +8,12 @@ period (price and its changes, promotions, events, SNAP-style flags); other dyna
 so they are known when forecasting up to that horizon; static attributes (hierarchy ids as
 categories, numeric attributes).
 
-Multi-step strategy: recursive. One one-step model forecasts period 1, its forecast fills the
-lags of period 2, and so on; the same feature code serves training and forecasting.
+Multi-step strategy (``strategy``): recursive by default. One one-step model forecasts period 1,
+its forecast fills the lags of period 2, and so on. Direct: one model per quarter of the horizon,
+the model for offset ``k`` reading the target only up to ``k`` periods before the row, so no
+forecast feeds another (periods beyond the last offset are forecast recursively with that
+model). Mix: the mean of both. The same feature code serves training and forecasting: a model of
+offset ``k`` computes a row's target features at its *anchor*, ``k - 1`` rows earlier.
 
 Training, within memory: rows are chosen per series (after its first sale, the last
 ``max_train_periods``), features read only each series' recent tail, dynamic covariates are
@@ -51,6 +55,8 @@ _WEEKLY_WINDOWS = (4, 13, 26)
 _SHRINK_POINTS = 28.0
 _MIN_SCALE = 0.1
 _PERIODS_PER_YEAR = {"D": 365, "M": 12, "W": 52}
+_STRATEGIES = ("recursive", "direct", "mix")
+_DIRECT_MODELS = 4  # one per quarter of the horizon, as the M5 winners' weekly models
 
 
 class LightGBM(Model):
@@ -70,6 +76,10 @@ class LightGBM(Model):
             Yearly calendar features (week of year, month) are used only when the history
             spans two years or more.
         max_train_periods: train on each series' last this many periods (None: all).
+        strategy: ``"recursive"`` (one one-step model fed its own forecasts), ``"direct"``
+            (one model per quarter of the horizon, reading only the history) or ``"mix"``
+            (the mean of both; quantiles from the mean's own errors). Recursive won on the
+            validation windows (BENCHMARKS.md) and is the default.
         relative_price: add each price over the mean price of its department (``dept_id``,
             else ``cat_id``) in the same period, when the static frame has one. Off by
             default: it lost on the M5 validation month (BENCHMARKS.md).
@@ -104,6 +114,7 @@ class LightGBM(Model):
         covariate_lag: int | None = None,
         max_train_periods: int | None = None,
         relative_price: bool = False,
+        strategy: str = "recursive",
         seed: int = 0,
         n_jobs: int = 1,
         alias: str = "LightGBM",
@@ -116,6 +127,7 @@ class LightGBM(Model):
         self.lambda_l2 = lambda_l2
         self.validation, self.covariate_lag = validation, covariate_lag
         self.max_train_periods, self.relative_price = max_train_periods, relative_price
+        self.strategy = strategy
         self.seed, self.n_jobs, self.alias = seed, n_jobs, alias
 
     # ------------------------------------------------------------------ fitting
@@ -128,26 +140,32 @@ class LightGBM(Model):
         self.yearly_ = bool(span >= 2 * _PERIODS_PER_YEAR.get(data.freq[0], 52))
         self._prepare_covariates(data, covariates)
         self.feature_names_ = self._feature_names()
-        # A row's features read at most `memory_` periods back: training and the dispersion's
-        # recursive forecasts need only each series' tail.
+        # A row's features read at most `reach_` periods back: training and the dispersion's
+        # forecasts need only each series' tail.
         history = data
         if self.max_train_periods:
-            history = data.tail(max(self.max_train_periods, self.validation_) + self.memory_)
-        dataset, held_out = self._training_set(data, history)
-        first = self._train(
-            dataset.subset(np.flatnonzero(~held_out)),
-            valid=dataset.subset(np.flatnonzero(held_out)),
-        )
-        self.rounds_ = max(first.best_iteration, 1)
-        # Out-of-sample recursive errors of the first model give the forecast dispersion.
+            history = data.tail(max(self.max_train_periods, self.validation_) + self.reach_)
+        first, self.boosters_, self.rounds_ = {}, {}, {}
+        for offset in self.offsets_:
+            # One binned dataset at a time; the boosters are kept without it.
+            dataset, held_out = self._training_set(data, history, offset)
+            booster = self._train(
+                dataset.subset(np.flatnonzero(~held_out)),
+                valid=dataset.subset(np.flatnonzero(held_out)),
+            )
+            self.rounds_[offset] = max(booster.best_iteration, 1)
+            first[offset] = _detached(booster)
+            del booster  # and with it the binned subsets it trained on
+            self.boosters_[offset] = _detached(self._train(dataset, rounds=self.rounds_[offset]))
+            del dataset
+        # Out-of-sample errors of the first models give the forecast dispersion.
         self.phi_ = self._dispersion(first, history)
-        del first  # and with it the binned subsets it trained on
-        self.booster_ = self._train(dataset, rounds=self.rounds_)
         self.data_ = data
 
-    def _training_set(self, data: SeriesArrays, history: SeriesArrays):
-        """The binned LightGBM dataset of the training rows, and which rows are held out."""
-        counts = self._training_counts(data)
+    def _training_set(self, data: SeriesArrays, history: SeriesArrays, offset: int):
+        """The binned LightGBM dataset of the training rows of the model of ``offset``, and
+        which rows are held out."""
+        counts = self._training_counts(data, offset)
         # Periods from each training row to its series' end (1 for the last period).
         back = np.repeat(np.cumsum(counts), counts) - np.arange(counts.sum())
         held_out = back <= self.validation_
@@ -162,11 +180,14 @@ class LightGBM(Model):
         del back
         values, stats = history.values, WindowStats(history.values)
         starts = history.indptr[series]
-        scale = _scale(stats.mean(starts, rows, self.memory_))
+        anchors = rows - (offset - 1)
+        scale = _scale(stats.mean(starts, anchors, self.memory_))
         # Group means need every row of a period at once; the other features are row by row.
-        momentum = self._momentum(values, stats, starts, rows, series, periods, scale)
+        momentum = self._momentum(values, stats, starts, anchors, series, periods, scale)
         del starts
-        block = partial(self._block, values, stats, history.indptr, rows, series, periods, momentum)
+        block = partial(
+            self._block, values, stats, history.indptr, anchors, series, periods, momentum
+        )
         # Binned once; the early-stopping fit and the final fit use views of the same data.
         dataset = self._dataset(_FeatureRows(block, len(rows)), values[rows] / scale, scale)
         return dataset, held_out
@@ -182,6 +203,18 @@ class LightGBM(Model):
         self.validation_ = self.validation or horizon
         self.covariate_lag_ = self.covariate_lag or horizon
         self.memory_ = max(max(self.lags_), max(self.windows_)) + 1
+        if self.strategy not in _STRATEGIES:
+            raise ValueError(
+                f"{self.alias}: unknown strategy {self.strategy!r}; use one of {_STRATEGIES}."
+            )
+        quarters = tuple(
+            sorted({-(-horizon * j // _DIRECT_MODELS) for j in range(1, _DIRECT_MODELS + 1)})
+        )
+        self.paths_ = {"recursive": [(1,)], "direct": [quarters], "mix": [(1,), quarters]}[
+            self.strategy
+        ]
+        self.offsets_ = sorted({k for path in self.paths_ for k in path})
+        self.reach_ = self.memory_ + max(self.offsets_) - 1
 
     def _prepare_covariates(self, data: SeriesArrays, covariates: Covariates) -> None:
         self.static_, self.categorical_ = static_features(
@@ -218,12 +251,15 @@ class LightGBM(Model):
             n for n in (self.dynamic_.values if self.dynamic_ else {}) if is_known_future(n)
         ]
 
-    def _training_counts(self, data: SeriesArrays) -> np.ndarray:
-        """How many of each series' last periods are training rows."""
+    def _training_counts(self, data: SeriesArrays, offset: int) -> np.ndarray:
+        """How many of each series' last periods are training rows of the model of ``offset``."""
         sold = np.flatnonzero(data.values > 0)
         first_sale = np.append(sold, len(data.values))[np.searchsorted(sold, data.indptr[:-1])]
-        # Leading zeros before a series' first sale say nothing about demand (not yet listed).
-        counts = np.maximum(data.indptr[1:] - first_sale - 1, 0)
+        # Leading zeros before a series' first sale say nothing about demand (not yet listed);
+        # a row's anchor must come after the series' first period.
+        counts = np.maximum(
+            data.indptr[1:] - np.maximum(first_sale + 1, data.indptr[:-1] + offset), 0
+        )
         if self.max_train_periods:
             counts = np.minimum(counts, self.max_train_periods)
         if not counts.any():
@@ -281,12 +317,12 @@ class LightGBM(Model):
             callbacks=[lgb.early_stopping(50, verbose=False)],
         )
 
-    def _dispersion(self, booster, data: SeriesArrays) -> np.ndarray:
-        """Per-series NB dispersion from recursive forecasts of the validation periods."""
+    def _dispersion(self, boosters: dict, data: SeriesArrays) -> np.ndarray:
+        """Per-series NB dispersion from forecasts of the validation periods."""
         h = self.validation_
         covered = data.lengths > h + 1
         history = data.head(data.lengths - h, select=covered)
-        mean = self._recursive(booster, history, h, series=np.flatnonzero(covered))
+        mean = self._forecast(boosters, history, h, series=np.flatnonzero(covered))
         actual = data.last_values(h)[covered]
         excess = np.nansum((actual - mean) ** 2 - mean, axis=1)
         squares = np.nansum(mean**2, axis=1)
@@ -301,46 +337,57 @@ class LightGBM(Model):
     # --------------------------------------------------------------- forecasting
 
     def _predict(self, h: int, quantiles: tuple[float, ...]) -> Prediction:
-        mean = self._recursive(self.booster_, self.data_, h)
+        mean = self._forecast(self.boosters_, self.data_, h)
         if not quantiles:
             return Prediction(mean)
         return Prediction(mean, negative_binomial_quantiles(mean, self.phi_, quantiles))
 
-    def _recursive(
+    def _forecast(
         self,
-        booster,
+        boosters: dict,
         data: SeriesArrays,
         h: int,
         series: np.ndarray | None = None,
         explain: list | None = None,
     ) -> np.ndarray:
-        """Mean forecasts (n_series, h), one period at a time.
+        """Mean forecasts (n_series, h): the mean over the strategy's paths.
 
         ``series`` maps the rows of ``data`` to the fitted series (for a subset of them);
         ``explain``, if given, receives each step's TreeSHAP contributions and log scale.
         """
-        n, width = data.n_series, self.memory_ + h
-        series = np.arange(n) if series is None else series
-        buffer = np.full((n, width), np.nan)
-        buffer[:, : self.memory_] = data.last_values(self.memory_)
-        values = buffer.reshape(-1)
-        # A series shorter than the memory starts at its first value.
-        starts = np.arange(n) * width + np.argmax(~np.isnan(buffer), axis=1)
+        series = np.arange(data.n_series) if series is None else series
         last_period = period_index(data.last_ds, data.freq)
         check_future_rows(
             self.dynamic_, self.known_future_, series, last_period, h, data, owner=self.alias
         )
+        paths = [
+            self._path(boosters, path, data, h, series, last_period, explain)
+            for path in self.paths_
+        ]
+        return np.mean(paths, axis=0)
+
+    def _path(self, boosters, path, data, h, series, last_period, explain) -> np.ndarray:
+        """One path's forecasts, one period at a time: each period by the model of the
+        smallest offset that reaches it, else the largest, fed its own earlier forecasts."""
+        n, width = data.n_series, self.reach_ + h
+        buffer = np.full((n, width), np.nan)
+        buffer[:, : self.reach_] = data.last_values(self.reach_)
+        values = buffer.reshape(-1)
+        # A series shorter than the reach starts at its first value.
+        starts = np.arange(n) * width + np.argmax(~np.isnan(buffer), axis=1)
         for step in range(h):
-            rows = np.arange(n) * width + self.memory_ + step
+            offset = min((k for k in path if k > step), default=max(path))
+            rows = np.arange(n) * width + self.reach_ + step
             stats = WindowStats(values)
             features, scale = self._features(
-                values, stats, starts, rows, series, last_period + step + 1
+                values, stats, starts, rows - (offset - 1), series, last_period + step + 1
             )
+            booster = boosters[offset]
             predicted = booster.predict(features, num_threads=self.n_jobs) * scale
             if explain is not None:
                 explain.append((booster.predict(features, pred_contrib=True), np.log(scale)))
             values[rows] = np.maximum(predicted, 0.0)
-        return buffer[:, self.memory_ :]
+        return buffer[:, self.reach_ :]
 
     # ------------------------------------------------------------------ features
 
@@ -375,41 +422,43 @@ class LightGBM(Model):
             out[:, 2 * j + 1] = group_mean(codes, periods, last)
         return out
 
-    def _block(self, values, stats, indptr, rows, series, periods, momentum, part: slice):
+    def _block(self, values, stats, indptr, anchors, series, periods, momentum, part: slice):
         """The features of the training rows in the slice ``part``."""
         starts = indptr[series[part]]
         return self._features(
-            values, stats, starts, rows[part], series[part], periods[part], momentum[part]
+            values, stats, starts, anchors[part], series[part], periods[part], momentum[part]
         )[0]
 
-    def _features(self, values, stats, starts, rows, series, periods, momentum=None):
-        """Feature matrix (float32, one row per ``rows``, columns as ``feature_names_``) and each
+    def _features(self, values, stats, starts, anchors, series, periods, momentum=None):
+        """Feature matrix (float32, one row per anchor, columns as ``feature_names_``) and each
         row's scale (its recent mean level, floored).
 
+        Target-derived features read ``values`` strictly before each row's anchor (the row
+        itself for a one-step model); calendar and covariates are those of ``periods``.
         ``stats`` holds the window sums of ``values``; ``starts`` the position where each row's
         series starts; ``momentum`` the rows' group means if already computed over all rows of
         their periods. Target-derived features are divided by the scale, so series of any size
         share one pattern; the level itself stays a feature.
         """
         position = {name: j for j, name in enumerate(self.feature_names_)}
-        matrix = np.empty((len(rows), len(position)), dtype=np.float32)
+        matrix = np.empty((len(anchors), len(position)), dtype=np.float32)
 
         def put(name: str, value: np.ndarray) -> None:
             matrix[:, position[name]] = value
 
-        level = stats.mean(starts, rows, self.memory_)
+        level = stats.mean(starts, anchors, self.memory_)
         scale = _scale(level)
         for k in self.lags_:
-            put(f"lag_{k}", lag(values, starts, rows, k) / scale)
+            put(f"lag_{k}", lag(values, starts, anchors, k) / scale)
         for window in self.windows_:
-            put(f"mean_{window}", stats.mean(starts, rows, window) / scale)
-            put(f"std_{window}", stats.std(starts, rows, window) / scale)
+            put(f"mean_{window}", stats.mean(starts, anchors, window) / scale)
+            put(f"std_{window}", stats.std(starts, anchors, window) / scale)
         put("level", level)
         if momentum is None:
-            momentum = self._momentum(values, stats, starts, rows, series, periods, scale)
+            momentum = self._momentum(values, stats, starts, anchors, series, periods, scale)
         for name, column in zip(self._momentum_names(), momentum.T, strict=True):
             put(name, column)
-        since = periods_since_positive(values, starts, rows)
+        since = periods_since_positive(values, starts, anchors)
         put("since_sale", np.where(np.isnan(since), self.memory_, np.minimum(since, self.memory_)))
         dates = _period_dates(periods, self.freq_)
         for name, value in calendar_features(dates, self.freq_, yearly=self.yearly_).items():
@@ -442,10 +491,15 @@ class LightGBM(Model):
         the row sums are the log of the mean forecast; group columns into human terms with
         `trendcast.evaluation.explain.group_contributions`.
         """
-        if not hasattr(self, "booster_"):
+        if not hasattr(self, "boosters_"):
             raise RuntimeError(f"{self.alias} is not fitted yet: call fit(...) first.")
+        if len(self.paths_) > 1:
+            raise ValueError(
+                f"{self.alias}: strategy 'mix' averages two forecasts, which no one set of "
+                "contributions adds up to; explain a 'recursive' or 'direct' model instead."
+            )
         steps: list = []
-        self._recursive(self.booster_, self.data_, h, explain=steps)
+        self._forecast(self.boosters_, self.data_, h, explain=steps)
         by_step = [
             pd.DataFrame(c, columns=[*self.feature_names_, "bias"]).assign(scale=log_scale)
             for c, log_scale in steps
@@ -463,15 +517,18 @@ class LightGBM(Model):
         negative binomial of the quantiles, and the shared level makes errors persist over
         time as forecast errors do, so sums over a lead time are not too narrow.
         """
-        mean = self._recursive(self.booster_, self.data_, h)
+        mean = self._forecast(self.boosters_, self.data_, h)
         rng = np.random.default_rng(seed)
         phi = np.maximum(self.phi_, 1e-9)[:, None]
         level = rng.gamma(1 / phi, phi, size=(self.data_.n_series, n_samples))
         return rng.poisson(level[..., None] * mean[:, None, :]).astype(float)
 
     def feature_importance(self, kind: str = "gain") -> pd.Series:
-        """Global importance of each feature (``"gain"`` or ``"split"``), largest first."""
-        importance = self.booster_.feature_importance(importance_type=kind)
+        """Global importance of each feature (``"gain"`` or ``"split"``, summed over the
+        strategy's models), largest first."""
+        importance = sum(
+            b.feature_importance(importance_type=kind) for b in self.boosters_.values()
+        )
         return pd.Series(importance, index=self.feature_names_).sort_values(ascending=False)
 
 
@@ -501,6 +558,13 @@ class _FeatureRows:
             self._cached_start = start
             self._cached = self._block(slice(start, start + self.batch_size))
         return self._cached[index - start].astype(np.float64)
+
+
+def _detached(booster):
+    """The booster without the training data it holds on to (same trees, same forecasts)."""
+    import lightgbm as lgb
+
+    return lgb.Booster(model_str=booster.model_to_string())
 
 
 def _bin_sample_seed(seed: int) -> int:
