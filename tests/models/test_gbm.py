@@ -259,3 +259,10 @@ def test_relative_price_is_the_price_over_its_department_mean_that_day(shop):
     periods = np.full(len(rows), (day - pd.Timestamp("1970-01-01")).days)
     got = model.dynamic_.take("price_vs_dept_id", position, periods)
     np.testing.assert_allclose(got, expected.to_numpy(), rtol=1e-5)
+
+
+def test_further_lightgbm_parameters_reach_the_booster(shop):
+    data = shop.data
+    fc = Forecaster([LightGBM(n_estimators=20, lgb_params={"num_leaves": 3})]).fit(data.sales)
+    trees = fc.models_[0].boosters_[1].dump_model()["tree_info"]
+    assert trees and max(tree["num_leaves"] for tree in trees) <= 3

@@ -83,6 +83,7 @@ class LightGBM(Model):
         relative_price: add each price over the mean price of its department (``dept_id``,
             else ``cat_id``) in the same period, when the static frame has one. Off by
             default: it lost on the M5 validation month (BENCHMARKS.md).
+        lgb_params: further LightGBM parameters (e.g. ``{"max_bin": 63}``), applied last.
         seed: random seed; with it, fits are repeatable.
         n_jobs: LightGBM threads. One by default: on a busy or small machine more threads
             slow LightGBM down several times over (OpenMP threads wait on each other).
@@ -115,6 +116,7 @@ class LightGBM(Model):
         max_train_periods: int | None = None,
         relative_price: bool = False,
         strategy: str = "recursive",
+        lgb_params: dict | None = None,
         seed: int = 0,
         n_jobs: int = 1,
         alias: str = "LightGBM",
@@ -127,7 +129,7 @@ class LightGBM(Model):
         self.lambda_l2 = lambda_l2
         self.validation, self.covariate_lag = validation, covariate_lag
         self.max_train_periods, self.relative_price = max_train_periods, relative_price
-        self.strategy = strategy
+        self.strategy, self.lgb_params = strategy, lgb_params
         self.seed, self.n_jobs, self.alias = seed, n_jobs, alias
 
     # ------------------------------------------------------------------ fitting
@@ -284,7 +286,7 @@ class LightGBM(Model):
         }
         if self.objective == "tweedie":
             params["tweedie_variance_power"] = self.tweedie_variance_power
-        return params
+        return {**params, **(self.lgb_params or {})}
 
     def _dataset(self, features: _FeatureRows, target: np.ndarray, weight: np.ndarray):
         """A constructed LightGBM dataset of scaled targets, weighted by scale so that big
