@@ -37,6 +37,7 @@ def _candidates() -> dict:
         "mix": lambda: LightGBM(strategy="mix"),
         "feature_fraction05": lambda: LightGBM(feature_fraction=0.5),
         "min_leaf100": lambda: LightGBM(min_data_in_leaf=100),
+        "bagging05": lambda: LightGBM(bagging_fraction=0.5),
         "windows_long": lambda: LightGBM(windows=(7, 14, 28, 56, 91, 182, 364)),
         "lags_weekly": lambda: LightGBM(lags=(*range(1, 8), 14, 21, 28, 35, 42, 49, 56, 364)),
         "max_bin63": lambda: LightGBM(lgb_params={"max_bin": 63}),
