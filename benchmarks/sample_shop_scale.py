@@ -18,12 +18,12 @@ Methods (each in its own process, reading those files):
   frame preparation (merging the covariates, cutting the span) is part of its time.
 
 Measures: ``seconds`` for fit + 28-day probabilistic forecast (data loading excluded),
-``peak_mb`` (the child's VmHWM), ``data_mb`` (its peak after loading the files), ``rounds``
-(boosting rounds of the final model) and ``load`` (1-minute load average when the method
-starts; the machine is shared). A method is stopped after ``--time-limit`` seconds ("timed
-out") or when its resident memory passes 12 GiB ("killed (memory)"); it is skipped when an
-estimate (linear in the number of series, from runs on a tenth of the shop) says it would
-clearly pass 12 GiB.
+``peak_mb`` (the child's VmHWM; for a stopped child, its VmHWM when stopped), ``data_mb`` (its
+peak after loading the files), ``rounds`` (boosting rounds of the final model) and ``load``
+(1-minute load average when the method starts; the machine is shared). A method is stopped
+after ``--time-limit`` seconds ("timed out") or when its resident memory passes 12 GiB
+("killed (memory)"); it is skipped when an estimate (linear in the number of series, from runs
+on a tenth of the shop) says it would clearly pass 12 GiB.
 
 Run: ``.venv-bench/bin/python benchmarks/sample_shop_scale.py`` (about half an hour on 2 cores);
 ``--n-items 1016`` runs a tenth of the shop, ``--only NAME ...`` some methods, ``--profile``
@@ -164,27 +164,33 @@ def simulate(folder: Path, n_items: int) -> int:
     return n_series
 
 
-def watch(command: list[str], time_limit: float) -> tuple[int | None, str | None]:
-    """Runs ``command``; stops it past ``time_limit`` seconds or LIMIT_MB resident."""
+def watch(command: list[str], time_limit: float) -> tuple[str | None, float]:
+    """Runs ``command``; stops it past ``time_limit`` seconds or LIMIT_MB resident.
+
+    Returns what went wrong (None when it ran to the end) and the highest resident MiB it
+    reached while watched (its VmHWM), so that a stopped run still reports its peak so far.
+    """
     process = subprocess.Popen(command)
-    started = time.perf_counter()
+    started, peak = time.perf_counter(), 0.0
     while process.poll() is None:
         time.sleep(0.5)
         if time.perf_counter() - started > time_limit:
             process.kill()
             process.wait()
-            return None, f"timed out (> {time_limit:.0f} s)"
+            return f"timed out (> {time_limit:.0f} s)", peak
         try:
             status = Path(f"/proc/{process.pid}/status").read_text()
         except OSError:
             continue
-        rss = next((int(s.split()[1]) / 1024 for s in status.splitlines() if "VmRSS" in s), 0)
-        if rss > LIMIT_MB:
+        kib = {line.split(":")[0]: int(line.split()[1]) for line in status.splitlines()[1:]
+               if line.startswith("Vm")}  # fmt: skip
+        peak = max(peak, kib.get("VmHWM", 0) / 1024)
+        if kib.get("VmRSS", 0) / 1024 > LIMIT_MB:
             process.kill()
             process.wait()
-            return None, f"killed (memory > {LIMIT_MB / 1024:.0f} GiB)"
+            return f"killed (memory > {LIMIT_MB / 1024:.0f} GiB)", peak
     code = process.returncode
-    return code, None if code == 0 else ("killed (OOM)" if code == -9 else f"failed ({code})")
+    return None if code == 0 else ("killed (OOM)" if code == -9 else f"failed ({code})"), peak
 
 
 def main() -> None:
@@ -216,13 +222,13 @@ def main() -> None:
             out = folder / "result.json"
             rounds = rounds_by_m.get(m, 0) if library == "mlforecast" else 0
             command = [sys.executable, __file__, "--child", name, tmp, str(rounds), str(out)]
-            code, status = watch(command + ["--profile"] * args.profile, args.time_limit)
+            status, peak = watch(command + ["--profile"] * args.profile, args.time_limit)
             if status is None:
                 row |= json.loads(out.read_text())
                 out.unlink()
                 if library == "trendcast" and jobs == 1:
                     rounds_by_m[m] = row["rounds"]
-            rows.append(row if status is None else row | {"status": status})
+            rows.append(row if status is None else row | {"status": status, "peak_mb": peak})
             print(
                 f"{name:<36} {rows[-1]['status']}  {rows[-1].get('seconds', 0):.0f} s", flush=True
             )
