@@ -52,48 +52,28 @@ class Workspace:
         """Stores several tables in one transaction: all of them land, or none."""
         for name in frames:
             _check_name(name)
-        with self._connect(write=True) as con:
-            con.execute("BEGIN TRANSACTION")
-            try:
-                for name, frame in frames.items():
-                    df = to_pandas(frame, name=name)
-                    con.register("_incoming", df)
-                    con.execute(f'CREATE OR REPLACE TABLE "{name}" AS SELECT * FROM _incoming')
-                    con.unregister("_incoming")
-                    con.execute(f"DELETE FROM {_CATALOG} WHERE name = ?", [name])
-                    con.execute(
-                        f"INSERT INTO {_CATALOG} VALUES (?, ?, ?, ?, now())",
-                        [name, kind, len(df), json.dumps(meta or {}, default=str)],
-                    )
-                con.execute("COMMIT")
-            except BaseException:
-                con.execute("ROLLBACK")
-                raise
+        with self._transaction() as con:
+            for name, frame in frames.items():
+                df = to_pandas(frame, name=name)
+                con.register("_incoming", df)
+                con.execute(f'CREATE OR REPLACE TABLE "{name}" AS SELECT * FROM _incoming')
+                con.unregister("_incoming")
+                _record(con, name, kind, len(df), meta)
 
     def append(self, name: str, frame: Any, *, kind: str = "dataset", meta: dict | None = None):
         """Adds the rows of ``frame`` to table ``name`` (created if absent) in one transaction,
         without rewriting the rows already there; the columns must match the table's."""
         _check_name(name)
         df = to_pandas(frame, name=name)
-        with self._connect(write=True) as con:
-            con.execute("BEGIN TRANSACTION")
-            try:
-                con.register("_incoming", df)
-                if name in self._names(con):
-                    con.execute(f'INSERT INTO "{name}" BY NAME SELECT * FROM _incoming')
-                else:
-                    con.execute(f'CREATE TABLE "{name}" AS SELECT * FROM _incoming')
-                con.unregister("_incoming")
-                rows = con.execute(f'SELECT count(*) FROM "{name}"').fetchone()[0]
-                con.execute(f"DELETE FROM {_CATALOG} WHERE name = ?", [name])
-                con.execute(
-                    f"INSERT INTO {_CATALOG} VALUES (?, ?, ?, ?, now())",
-                    [name, kind, rows, json.dumps(meta or {}, default=str)],
-                )
-                con.execute("COMMIT")
-            except BaseException:
-                con.execute("ROLLBACK")
-                raise
+        with self._transaction() as con:
+            con.register("_incoming", df)
+            if name in self._names(con):
+                con.execute(f'INSERT INTO "{name}" BY NAME SELECT * FROM _incoming')
+            else:
+                con.execute(f'CREATE TABLE "{name}" AS SELECT * FROM _incoming')
+            con.unregister("_incoming")
+            rows = con.execute(f'SELECT count(*) FROM "{name}"').fetchone()[0]
+            _record(con, name, kind, rows, meta)
 
     def read(self, name: str) -> pd.DataFrame:
         """Returns table ``name`` as a pandas frame."""
@@ -120,11 +100,9 @@ class Workspace:
 
     def delete(self, name: str) -> None:
         _check_name(name)
-        with self._connect(write=True) as con:
-            con.execute("BEGIN TRANSACTION")
+        with self._transaction() as con:
             con.execute(f'DROP TABLE IF EXISTS "{name}"')
             con.execute(f"DELETE FROM {_CATALOG} WHERE name = ?", [name])
-            con.execute("COMMIT")
         shutil.rmtree(self.models_dir / name, ignore_errors=True)
 
     @property
@@ -144,14 +122,8 @@ class Workspace:
 
         _check_name(name)
         target = atomic_folder(self.models_dir / name, write)
-        with self._connect(write=True) as con:
-            con.execute("BEGIN TRANSACTION")
-            con.execute(f"DELETE FROM {_CATALOG} WHERE name = ?", [name])
-            con.execute(
-                f"INSERT INTO {_CATALOG} VALUES (?, 'model', 0, ?, now())",
-                [name, json.dumps(meta or {}, default=str)],
-            )
-            con.execute("COMMIT")
+        with self._transaction() as con:
+            _record(con, name, "model", 0, meta)
         return target
 
     def model_path(self, name: str) -> Path:
@@ -211,6 +183,18 @@ class Workspace:
         finally:
             con.close()
 
+    @contextmanager
+    def _transaction(self):
+        """A write connection whose statements all land (COMMIT) or none do (ROLLBACK)."""
+        with self._connect(write=True) as con:
+            con.execute("BEGIN TRANSACTION")
+            try:
+                yield con
+                con.execute("COMMIT")
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+
     @staticmethod
     def _names(con) -> set[str]:
         return {row[0] for row in con.execute(f"SELECT name FROM {_CATALOG}").fetchall()}
@@ -219,6 +203,15 @@ class Workspace:
 def as_workspace(workspace: Workspace | str | Path) -> Workspace:
     """A `Workspace` from itself or from the path of its file."""
     return workspace if isinstance(workspace, Workspace) else Workspace(workspace)
+
+
+def _record(con, name: str, kind: str, rows: int, meta: dict | None) -> None:
+    """Puts ``name``'s row in the catalog, replacing the previous one."""
+    con.execute(f"DELETE FROM {_CATALOG} WHERE name = ?", [name])
+    con.execute(
+        f"INSERT INTO {_CATALOG} VALUES (?, ?, ?, ?, now())",
+        [name, kind, rows, json.dumps(meta or {}, default=str)],
+    )
 
 
 def _check_name(name: str) -> None:

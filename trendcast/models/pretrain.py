@@ -139,10 +139,10 @@ def pretrain(
     """
     import torch
 
+    from trendcast._torch import torch_device
     from trendcast.models.chronos import loss_recorder
 
-    if device == "auto":
-        device = "cuda" if torch.cuda.is_available() else "cpu"
+    device = torch_device(device).type
     inputs = corpus_inputs(parts)
     rng = np.random.default_rng(seed)
     held = rng.random(len(inputs)) < validation_share
