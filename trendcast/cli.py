@@ -313,6 +313,7 @@ def _parser() -> argparse.ArgumentParser:
             "--id-col", help="product id column (default: item_id, else unique_id)"
         )
         command.add_argument("--workspace", help="cache the text vectors in this DuckDB file")
+        _add_text_model_argument(command)
         command.add_argument("--out", help="write the list (.csv or .parquet)")
         command.set_defaults(command=name, run=_text_search)
 
@@ -332,14 +333,43 @@ def _parser() -> argparse.ArgumentParser:
     )
     coldstart.add_argument(
         "--method",
-        choices=("ridge", "knn", "category_mean", "global_mean"),
+        choices=("ridge", "knn", "finetuned", "category_mean", "global_mean"),
         default="ridge",
         help="ridge on text embeddings, category and price (default), nearest neighbours, "
-        "or a baseline",
+        "the text model fine-tuned on the launches' demand, or a baseline",
+    )
+    _add_text_model_argument(coldstart)
+    coldstart.add_argument(
+        "--mode",
+        choices=("lora", "full"),
+        default="lora",
+        help="for --method finetuned: low-rank adapters (default) or all weights",
+    )
+    coldstart.add_argument(
+        "--device",
+        default="cpu",
+        help="for --method finetuned: cpu (default), cuda or auto (a GPU when there is one)",
     )
     coldstart.add_argument("--out", help="write the forecasts (.csv or .parquet)")
     coldstart.set_defaults(command="coldstart", run=_coldstart)
     return parser
+
+
+def _add_text_model_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--text-model",
+        help="sentence-transformers model name or folder (default: all-MiniLM-L6-v2, offline; "
+        "for other languages a multilingual one, e.g. intfloat/multilingual-e5-small)",
+    )
+
+
+def _text_encoder(args: argparse.Namespace, workspace=None):
+    """The encoder of ``--text-model``, else the default (MiniLM, or TF-IDF without the extra)."""
+    from trendcast.text import TextEncoder, default_encoder
+
+    if args.text_model:
+        return TextEncoder(model=args.text_model, workspace=workspace)
+    return default_encoder(workspace)
 
 
 def _add_data_arguments(parser: argparse.ArgumentParser) -> None:
@@ -765,10 +795,10 @@ def _price(args: argparse.Namespace) -> int:
 def _text_search(args: argparse.Namespace) -> int:
     from trendcast.data.io import read_frame, write_frame
     from trendcast.data.store import Workspace
-    from trendcast.text import default_encoder, search_catalogue, similar_products
+    from trendcast.text import search_catalogue, similar_products
 
     catalogue = read_frame(args.static)
-    encoder = default_encoder(Workspace(args.workspace) if args.workspace else None)
+    encoder = _text_encoder(args, Workspace(args.workspace) if args.workspace else None)
     options = {"k": args.k, "encoder": encoder, "id_col": args.id_col}
     if args.command == "similar":
         found = similar_products(catalogue, args.item, **options)
@@ -789,8 +819,16 @@ def _coldstart(args: argparse.Namespace) -> int:
     cols = data.columns
     if data.static is None:
         raise ValueError("coldstart learns from the launched products' attributes: pass --static.")
+    finetune = None
+    if args.method == "finetuned":
+        from trendcast.text.finetune import FineTunedTextRegressor
+
+        model_name = args.text_model or "all-MiniLM-L6-v2"
+        finetune = FineTunedTextRegressor(model=model_name, mode=args.mode, device=args.device)
     model = ColdStart(
         method=args.method,
+        encoder=_text_encoder(args),
+        finetune=finetune,
         alias="ColdStart",
         # A launch price is used where the product files carry one.
         price_col="price" if "price" in data.static.columns else None,

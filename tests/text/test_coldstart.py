@@ -189,3 +189,30 @@ def test_market_window_follows_the_current_level():
     assert market.market_level_ > 1.2
     assert market.predict(static.head(1))["ColdStart"].mean() == pytest.approx(10.0, rel=0.1)
     assert plain.mean() < 8.5
+
+
+def test_cli_fine_tunes_the_text_model_it_is_given(tiny_model, tmp_path, capsys):
+    from trendcast.cli import main
+
+    args = ["simulate", "--out", str(tmp_path), "--items", "12", "--stores", "1", "--days", "200"]
+    assert main([*args, "--format", "parquet"]) == 0
+    static = pd.read_parquet(tmp_path / "static.parquet")
+    static.to_csv(tmp_path / "static.csv", index=False)
+    static.head(2).assign(unique_id=["NEW_1", "NEW_2"]).to_csv(tmp_path / "new.csv", index=False)
+    coldstart = [
+        "coldstart",
+        str(tmp_path / "sales.parquet"),
+        f"--static={tmp_path / 'static.csv'}",
+        f"--new={tmp_path / 'new.csv'}",
+        "--method=finetuned",
+        f"--text-model={tiny_model}",
+    ]
+    assert main([*coldstart, f"--out={tmp_path / 'fc.csv'}"]) == 0
+    forecasts = pd.read_csv(tmp_path / "fc.csv")
+    assert len(forecasts) == 2 * 8
+    assert np.isfinite(forecasts["ColdStart"]).all() and (forecasts["ColdStart"] >= 0).all()
+    assert main([*coldstart, "--device=gpu-please"]) == 2
+    assert "`device` must be" in capsys.readouterr().err
+    search = ["search", str(tmp_path / "static.csv"), "red mug", f"--text-model={tiny_model}"]
+    assert main([*search, "--k=2"]) == 0
+    assert "score" in capsys.readouterr().out

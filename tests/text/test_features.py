@@ -58,6 +58,16 @@ def test_knn_level_is_the_log_level_of_the_closest_established_products():
     assert level["red wool scarf"] == pytest.approx(np.log1p(10.0))
 
 
+def test_knn_level_when_each_series_is_its_own_product():
+    static = catalogue().query("store_id == 'S1'").drop(columns=["item_id", "store_id"])
+    out = text_features(
+        static, encoder=HashingTfidf(), n_components=2, sales=history(static), k=1, min_history=30
+    )
+    level = out.set_index("title")["text_knn_level"]
+    assert level["new wool"] == pytest.approx(np.log1p(10.0))
+    assert level["beach towel"] == pytest.approx(np.log1p(1.0))
+
+
 def test_polars_in_polars_out_and_bad_input():
     static = catalogue()
     out = text_features(pl.from_pandas(static), encoder=HashingTfidf(), n_components=2)

@@ -143,3 +143,31 @@ def test_cold_start_finetuned_learns_the_text_signal(tiny_model):
     total = fc.groupby("unique_id", sort=False)["ColdStart"].sum().to_numpy()
     premium = np.array(["premium" in t for t in texts])
     assert total[premium].mean() > 3 * total[~premium].mean()
+
+
+def test_unknown_or_absent_device_is_refused(tiny_model):
+    import torch
+
+    texts, y = signal(8)
+    with pytest.raises(ValueError, match="`device` must be"):
+        small(tiny_model, device="gpu-please").fit(texts, y)
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="torch sees none"):
+            small(tiny_model, device="cuda").fit(texts, y)
+
+
+def test_fine_tuning_on_a_gpu_saves_a_model_that_loads_on_the_cpu(tiny_model, tmp_path):
+    import torch
+
+    if not torch.cuda.is_available():
+        pytest.skip("no CUDA GPU")
+    texts, y = signal()
+    reg = small(
+        tiny_model, mode="lora", lora_r=4, learning_rate=2e-2, epochs=4, patience=4, device="cuda"
+    )
+    reg = reg.fit(texts[:120], y[:120], valid_texts=texts[120:], valid_y=y[120:])
+    assert next(reg.model_.parameters()).device.type == "cuda"
+    assert min(h["valid_loss"] for h in reg.history_[1:]) < 0.9 * reg.history_[0]["valid_loss"]
+    on_cpu = FineTunedTextRegressor.load(reg.save(tmp_path / "gpu.safetensors"))
+    assert next(on_cpu.model_.parameters()).device.type == "cpu"
+    np.testing.assert_allclose(on_cpu.predict(texts), reg.predict(texts), atol=1e-4)

@@ -120,7 +120,7 @@ def _neighbour_level(
             f"sales column '{target_col}' must be numbers >= 0; fix the missing or negative "
             "values (trendcast.validate reports them)."
         )
-    to_product = df.set_index(id_col)[key]
+    to_product = pd.Series(df[key].to_numpy(), index=df[id_col].to_numpy())
     hist = hist.assign(_product=hist[id_col].map(to_product), _y=y.to_numpy(float))
     per_series = hist.groupby(id_col, observed=True).agg(
         product=("_product", "first"), n=("_y", "size"), level=("_y", "mean")

@@ -14,14 +14,16 @@ Training follows the usual recipe for small regression data: the head starts as 
 regression on the frozen embeddings (linear probing, then fine-tuning), AdamW with a linear
 decay, and early stopping on a validation split, so that the returned weights are those of the
 epoch with the lowest validation loss (epoch 0 being the frozen encoder with its ridge head).
-Runs are seeded and deterministic on the CPU. torch, transformers, sentence-transformers and
-peft are imported on first use only.
+Runs are seeded and deterministic on the CPU; on a GPU (``device="cuda"`` or ``"auto"``) they
+are seeded, and deterministic wherever CUDA has deterministic kernels. torch, transformers,
+sentence-transformers and peft are imported on first use only.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -30,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from trendcast._torch import torch_threads
+from trendcast._torch import torch_device, torch_threads
 from trendcast.text.encoder import _resolve_model, check_texts
 
 __all__ = ["FineTunedTextRegressor"]
@@ -66,6 +68,8 @@ class FineTunedTextRegressor:
         patience: epochs without a lower validation loss before training stops.
         seed: seeds the split, the batch order, adapter initialisation and dropout.
         num_threads: torch CPU threads while training and predicting (restored afterwards).
+        device: ``"cpu"`` (the default: the same results on every machine), ``"cuda"`` or
+            ``"auto"`` (a GPU when there is one). Saved files load on any device.
 
     Example:
         >>> reg = FineTunedTextRegressor(mode="lora", epochs=3)  # doctest: +SKIP
@@ -93,6 +97,7 @@ class FineTunedTextRegressor:
         patience: int = 1,
         seed: int = 0,
         num_threads: int = 1,
+        device: str = "cpu",
     ):
         self.model = model
         self.mode = mode
@@ -110,6 +115,7 @@ class FineTunedTextRegressor:
         self.patience = patience
         self.seed = seed
         self.num_threads = num_threads
+        self.device = device
 
     # ------------------------------------------------------------------------------ public
 
@@ -151,7 +157,8 @@ class FineTunedTextRegressor:
         import torch
 
         start = time.perf_counter()
-        with _torch_state(self.num_threads, self.seed):
+        self.device_ = _resolve_device(torch, self.device)
+        with _torch_state(self.num_threads, self.seed, self.device_):
             self._build(torch)
             self._init_head(torch, texts, y)
             self._train(torch, texts, y, valid_texts, valid_y)
@@ -166,7 +173,7 @@ class FineTunedTextRegressor:
             return np.zeros(0)
         import torch
 
-        with _torch_state(self.num_threads, None):
+        with _torch_state(self.num_threads, None, self.device_):
             return self._predict(torch, texts)
 
     def save(self, path: str | Path) -> Path:
@@ -210,8 +217,9 @@ class FineTunedTextRegressor:
         return cls.load(as_workspace(workspace).model_path(name) / _FILE)
 
     @classmethod
-    def load(cls, path: str | Path) -> FineTunedTextRegressor:
-        """A fitted regressor from a file written by `save` (the base model is loaded too)."""
+    def load(cls, path: str | Path, *, device: str = "cpu") -> FineTunedTextRegressor:
+        """A fitted regressor from a file written by `save` (the base model is loaded too),
+        on ``device`` whatever device it was trained on."""
         from safetensors import safe_open
 
         path = Path(path)
@@ -227,10 +235,11 @@ class FineTunedTextRegressor:
             state = {k: handle.get_tensor(k) for k in handle.keys()}  # noqa: SIM118
         params = json.loads(meta["params"])
         params["target_modules"] = tuple(params["target_modules"])
-        reg = cls(**params)
+        reg = cls(**{**params, "device": device})
         import torch
 
-        with _torch_state(reg.num_threads, reg.seed):
+        reg.device_ = _resolve_device(torch, device)
+        with _torch_state(reg.num_threads, reg.seed, reg.device_):
             reg._build(torch)
         head = {k[len(_HEAD) :]: v for k, v in state.items() if k.startswith(_HEAD)}
         body = {k: v for k, v in state.items() if not k.startswith(_HEAD)}
@@ -253,7 +262,9 @@ class FineTunedTextRegressor:
         from sentence_transformers import SentenceTransformer
 
         source, self.model_id_ = _resolve_model(self.model)
-        st = SentenceTransformer(str(source), device="cpu")
+        st = SentenceTransformer(str(source), device=str(self.device_))
+        # Weights saved in half precision train badly and clash with the float32 head.
+        st.to(torch.float32)
         st.max_seq_length = self.max_seq_length
         self.model_ = st
         encoder = self._encoder()
@@ -284,7 +295,7 @@ class FineTunedTextRegressor:
             st.get_sentence_embedding_dimension
         )
         self.dim_ = int(dimension())
-        self.head_ = torch.nn.Linear(self.dim_, 1, dtype=torch.float32)
+        self.head_ = torch.nn.Linear(self.dim_, 1, dtype=torch.float32, device=self.device_)
 
     def _encoder(self):
         """The Hugging Face model inside the sentence-transformers pipeline."""
@@ -294,6 +305,7 @@ class FineTunedTextRegressor:
 
     def _embed(self, texts: list[str]):
         features = _tokenize(self.model_, texts)
+        features = {k: v.to(self.device_) if hasattr(v, "to") else v for k, v in features.items()}
         return self.model_(features)["sentence_embedding"]
 
     def _embed_all(self, torch, texts: list[str]) -> np.ndarray:
@@ -302,7 +314,7 @@ class FineTunedTextRegressor:
         with torch.no_grad():
             for i in range(0, len(texts), max(self.batch_size, 64)):
                 out.append(self._embed(texts[i : i + max(self.batch_size, 64)]))
-        return torch.cat(out).double().numpy()
+        return torch.cat(out).double().cpu().numpy()
 
     def _init_head(self, torch, texts: list[str], y: np.ndarray) -> None:
         """The head starts as the ridge regression of ``y`` on the frozen embeddings."""
@@ -330,7 +342,7 @@ class FineTunedTextRegressor:
         schedule = torch.optim.lr_scheduler.LambdaLR(
             optimizer, lambda step: max(0.0, 1.0 - step / max(steps, 1))
         )
-        target = torch.tensor(y, dtype=torch.float32)
+        target = torch.tensor(y, dtype=torch.float32, device=self.device_)
         rng = np.random.default_rng(self.seed + 1)
         best = self._valid_loss(torch, valid_texts, valid_y)
         self.history_ = [{"epoch": 0, "train_loss": None, "valid_loss": best}]
@@ -374,7 +386,7 @@ class FineTunedTextRegressor:
             step = max(self.batch_size, 64)
             for i in range(0, len(texts), step):
                 out.append(self.head_(self._embed(texts[i : i + step])).squeeze(-1))
-        return np.concatenate([o.double().numpy() for o in out])
+        return np.concatenate([o.double().cpu().numpy() for o in out])
 
     def _trained_state(self) -> dict:
         """The weights that training changes: adapters (or the encoder) and the head."""
@@ -457,16 +469,37 @@ def _check_pairs(texts: Any, y: Any, text_name: str, y_name: str) -> tuple[list[
     return texts, target
 
 
+def _resolve_device(torch, device: str):
+    """``device`` as a torch device, with a clear error when it is unknown or absent."""
+    try:
+        resolved = torch_device(device)
+    except RuntimeError:
+        raise ValueError(
+            f"`device` must be 'cpu', 'cuda', 'cuda:N' or 'auto', got {device!r}."
+        ) from None
+    if resolved.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError(
+                f"device {device!r} asks for a GPU, but torch sees none; use device='auto' "
+                "(a GPU when there is one) or 'cpu'."
+            )
+        # cuBLAS is deterministic only with a fixed workspace, read when CUDA starts.
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    return resolved
+
+
 @contextmanager
-def _torch_state(threads: int, seed: int | None) -> Iterator[None]:
+def _torch_state(threads: int, seed: int | None, device) -> Iterator[None]:
     """Runs a block with ``threads`` torch CPU threads and deterministic ops (seeded when
     ``seed`` is given), then restores both. The caller's random state is kept: the block runs
-    in a forked generator."""
+    in a forked generator (of the CPU, and of ``device`` when it is a GPU)."""
     import torch
 
     deterministic = torch.are_deterministic_algorithms_enabled()
-    with torch_threads(threads), torch.random.fork_rng(devices=[]):
-        torch.use_deterministic_algorithms(True)
+    gpus = [device.index or 0] if device.type == "cuda" else []
+    with torch_threads(threads), torch.random.fork_rng(devices=gpus):
+        # On a GPU an op without a deterministic kernel warns instead of failing.
+        torch.use_deterministic_algorithms(True, warn_only=bool(gpus))
         if seed is not None:
             torch.manual_seed(seed)
         try:
