@@ -192,6 +192,13 @@ def test_trends_lists_labels_with_reasons_and_writes_reports(shop_dir, tmp_path,
     assert (tmp_path / "t.json").read_text().startswith("{")
     assert main(["trends", *args, "--category", "TOYS"]) == 2
     assert "TOYS" in capsys.readouterr().err
+    by_text = [*args[:-1], f"--out={tmp_path / 'text.csv'}", "--launch-peers=text"]
+    assert main(["trends", *by_text]) == 0
+    text_table = pd.read_csv(tmp_path / "text.csv")
+    launches = text_table[text_table["launch"].notna()]
+    assert len(launches) and launches["reason"].str.contains("products most like it").all()
+    same = text_table.columns.drop(["launch", "labels", "reason"])
+    pd.testing.assert_frame_equal(text_table[same], table[same])
 
 
 def test_price_recommends_prices_within_bounds_and_lists_promotions(shop_dir, tmp_path, capsys):

@@ -255,6 +255,14 @@ def _parser() -> argparse.ArgumentParser:
         "--min-volume", type=float, default=0.0, help="minimum units sold in the recent window"
     )
     trends.add_argument("--top", type=int, default=20, help="length of the list (default: 20)")
+    trends.add_argument(
+        "--launch-peers",
+        choices=("category", "text"),
+        default="category",
+        help="hold launches to their category's products (default) or to the 10 products "
+        "whose titles and descriptions read most alike",
+    )
+    _add_text_model_argument(trends)
     trends.add_argument("--out", help="write the whole trend table (.csv or .parquet)")
     trends.add_argument("--html", help="write the trend report with sparklines (.html)")
     trends.add_argument("--json", help="write the trend table as JSON")
@@ -671,6 +679,8 @@ def _trends(args: argparse.Namespace) -> int:
         level=args.level,
         window=args.window,
         horizon=args.horizon,
+        launch_peers=args.launch_peers,
+        encoder=_text_encoder(args) if args.launch_peers == "text" else None,
         id_col=cols.id_col,
         time_col=cols.time_col,
         target_col=cols.target_col,

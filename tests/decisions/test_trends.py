@@ -175,6 +175,44 @@ def test_launch_against_peers():
     assert (table.drop(index=["hit", "flop", "par"])["launch"] == "").all()
 
 
+def test_launches_against_the_products_whose_text_is_alike():
+    """Premium products sell 40 a day, basic ones 4, all in one category: against the
+    category's median a premium launch looks like a hit and a basic one like a flop; against
+    the products that read alike both sell as expected."""
+    from trendcast.text import HashingTfidf
+
+    rng = np.random.default_rng(5)
+    last = pd.Timestamp("2024-02-24")
+    words = {"premium": 40.0, "basic": 4.0}
+    frames, static = [], []
+    for quality, rate in words.items():
+        for i, noun in enumerate(["scarf", "towel", "lamp", "mug", "candle"]):
+            for name, days in ((f"{quality}_{noun}", 420), (f"new_{quality}_{noun}", 100)):
+                if name.startswith("new") and i > 0:
+                    continue  # one launch per quality
+                ds = pd.date_range(end=last, periods=days, freq="D")
+                frames.append(
+                    pd.DataFrame({"unique_id": name, "ds": ds, "y": rng.poisson(rate, days)})
+                )
+                static.append({"unique_id": name, "cat_id": "HOME", "title": f"{quality} {noun}"})
+    sales, static = pd.concat(frames, ignore_index=True), pd.DataFrame(static)
+    by_category = trend_table(sales, static=static).set_index("unique_id")["launch"]
+    assert by_category["new_premium_scarf"] == "above expectation"
+    assert by_category["new_basic_scarf"] == "below expectation"
+    table = trend_table(
+        sales, static=static, launch_peers="text", k_peers=3, encoder=HashingTfidf()
+    )
+    table = table.set_index("unique_id")
+    assert (table.loc[["new_premium_scarf", "new_basic_scarf"], "launch"] == "as expected").all()
+    assert "the 3 established products most like it" in table.loc["new_basic_scarf", "reason"]
+    with pytest.raises(ValueError, match="launch_peers"):
+        trend_table(sales, static=static, launch_peers="brand")
+    with pytest.raises(ValueError, match="level='unique_id' or 'item_id'"):
+        trend_table(sales, static=static, level="cat_id", launch_peers="text")
+    with pytest.raises(ValueError, match="pass static"):
+        trend_table(sales, launch_peers="text")
+
+
 def test_forecast_stock_cover_and_labels():
     sales = flat_sales(n_series=3, rate=10.0)
     future = pd.date_range(sales["ds"].max() + pd.Timedelta(days=1), periods=35, freq="D")

@@ -34,7 +34,10 @@ evidence clears stated thresholds:
 * **Launches**: entities younger than one season with at least one full window of sales, compared
   with the median rate of established peers (same ``cat_id`` where known; a launch expectation
   the shop can read off its own range): ``above expectation`` / ``below expectation`` with the
-  same ``min_z`` and ``min_change`` thresholds, ``as expected`` otherwise.
+  same ``min_z`` and ``min_change`` thresholds, ``as expected`` otherwise. With
+  ``launch_peers="text"`` the peers are the ``k_peers`` established products whose titles and
+  descriptions read most alike (`trendcast.text`), so a premium wool coat is held to other
+  premium winter clothes rather than to its whole category.
 * **Forecast**: the sum of the model's forecast over the next ``horizon`` periods with the sum of
   its outermost quantiles as the interval (exact if the periods' errors move together, wider than
   the interval of the sum otherwise), and the change of its rate against the recent rate.
@@ -78,6 +81,9 @@ def trend_table(
     hot_share: float = 0.1,
     slow_weeks: float = 26.0,
     dead_weeks: float = 52.0,
+    launch_peers: str = "category",
+    k_peers: int = 10,
+    encoder: Any = None,
     id_col: str = "unique_id",
     time_col: str = "ds",
     target_col: str = "y",
@@ -107,6 +113,13 @@ def trend_table(
         hot_share: share of entities, by recent volume, among which rising ones are hot movers.
         slow_weeks: weeks of cover from which an entity is a slow mover.
         dead_weeks: weeks of cover from which stock is dead.
+        launch_peers: what a launch is compared with: ``"category"`` (the median rate of the
+            established entities of its ``cat_id``) or ``"text"`` (of the ``k_peers``
+            established products with the closest text; needs ``static`` with ``title`` and/or
+            ``description`` and ``level`` a product: ``id_col`` or ``item_id``).
+        k_peers: peers per launch for ``launch_peers="text"``.
+        encoder: text encoder for ``launch_peers="text"`` (`trendcast.text.TextEncoder`,
+            `trendcast.text.HashingTfidf`, ...); `trendcast.text.default_encoder` when ``None``.
         id_col: series id column.
         time_col: period column.
         target_col: sales column.
@@ -138,6 +151,13 @@ def trend_table(
     for name, value in (("min_z", min_z), ("min_change", min_change), ("hot_share", hot_share)):
         if not np.isfinite(value) or value < 0:
             raise ValueError(f"`{name}` must be a finite number >= 0, got {value!r}.")
+    if launch_peers not in ("category", "text"):
+        raise ValueError(f"`launch_peers` must be 'category' or 'text', got {launch_peers!r}.")
+    if launch_peers == "text" and level not in (id_col, "item_id"):
+        raise ValueError(
+            f"launch_peers='text' compares products by their text, but level is {level!r}; "
+            f"use level='{id_col}' or 'item_id', or launch_peers='category'."
+        )
     _check_target(frame, id_col, time_col, target_col)
     step, default_season, periods_per_week = _frequency(frame[time_col])
     season_length = (
@@ -233,11 +253,19 @@ def trend_table(
     dead = (out["on_hand"] > 0) & (no_recent_sale | (out["weeks_of_cover"] >= dead_weeks))
     slow = (out["on_hand"] > 0) & (out["weeks_of_cover"] >= slow_weeks) & ~dead
     out["stock"] = np.select([dead, slow], ["dead stock", "slow mover"], "")
-    out["launch"] = _launch_labels(
-        table, peers, season_length, window, min_z, min_change, recent_rate
-    )
+    established = table["first_back"] + 1 >= season_length
+    if launch_peers == "text":
+        expected_rate = _text_peer_rate(
+            table.index, static, level, established, recent_rate, k_peers, encoder
+        )
+        peer_words = f"the {k_peers} established products most like it"
+    else:
+        expected = recent_rate[established].groupby(peers[established].to_numpy()).median()
+        expected_rate = peers.map(expected).to_numpy(dtype=float)
+        peer_words = "its peers"
+    out["launch"] = _launch_labels(table, expected_rate, season_length, window, min_z, min_change)
     out["labels"] = _joined_labels(out)
-    out["reason"] = _reasons(out, window, horizon)
+    out["reason"] = _reasons(out, window, horizon, peer_words)
     out["as_of"] = as_of
     out["window"] = window
     out["horizon"] = horizon
@@ -654,21 +682,51 @@ def _trend_labels(chosen: dict[str, np.ndarray], min_z: float, min_change: float
     return np.select([rising, declining, stable], ["rising", "declining", "stable"], "unclear")
 
 
+def _text_peer_rate(
+    index: pd.Index,
+    static: Any,
+    level: str,
+    established: pd.Series,
+    recent_rate: pd.Series,
+    k: int,
+    encoder: Any,
+) -> np.ndarray:
+    """Per entity, the median recent rate of the ``k`` established entities with the closest
+    text (never itself); NaN where the entity has no text or no peer has a rate."""
+    from trendcast.text import default_encoder, product_texts
+    from trendcast.text.encoder import cosine, fit_if_needed
+
+    if static is None:
+        raise ValueError("launch_peers='text' reads the products' text: pass static.")
+    if not isinstance(k, (int, np.integer)) or isinstance(k, bool) or k < 1:
+        raise ValueError(f"`k_peers` must be a positive integer, got {k!r}.")
+    products, texts = product_texts(static, id_col=level)
+    rows = fit_if_needed(encoder or default_encoder(), texts).encode(texts)
+    position = pd.Index(products[level].astype(object)).get_indexer(index)
+    rate = recent_rate.to_numpy(dtype=float)
+    peers = np.flatnonzero(established.to_numpy() & np.isfinite(rate) & (position >= 0))
+    expected = np.full(len(index), np.nan)
+    has_text = np.flatnonzero(position >= 0)
+    if peers.size == 0 or has_text.size == 0:
+        return expected
+    sims = cosine(rows[position[has_text]], rows[position[peers]])
+    sims[has_text[:, None] == peers[None, :]] = -np.inf  # an entity is not its own peer
+    nearest = np.argsort(-sims, axis=1, kind="stable")[:, : min(k, peers.size)]
+    expected[has_text] = np.median(rate[peers][nearest], axis=1)
+    return expected
+
+
 def _launch_labels(
     table: pd.DataFrame,
-    peers: pd.Series,
+    expected_rate: np.ndarray,
     season: int,
     window: int,
     min_z: float,
     min_change: float,
-    recent_rate: pd.Series,
 ) -> np.ndarray:
-    """Launches (younger than a season, one full window sold) against their peers' median rate."""
+    """Launches (younger than a season, one full window sold) against their expected rate."""
     age = table["first_back"] + 1
     launch = (age < season) & (age >= window) & (table["exposure_recent"] > 0)
-    established = age >= season
-    expected = recent_rate[established].groupby(peers[established].to_numpy()).median()
-    expected_rate = peers.map(expected).to_numpy(dtype=float)
     count = table["count_recent"].to_numpy()
     with np.errstate(divide="ignore", invalid="ignore"):
         log_ratio = np.log((count + _CONTINUITY) / table["exposure_recent"].to_numpy()) - np.log(
@@ -809,7 +867,7 @@ def _joined_labels(out: pd.DataFrame) -> list[str]:
     return [", ".join(p for p in row if p) for row in parts]
 
 
-def _reasons(out: pd.DataFrame, window: int, horizon: int) -> list[str]:
+def _reasons(out: pd.DataFrame, window: int, horizon: int, peer_words: str) -> list[str]:
     """One human-readable sentence per entity saying what the labels rest on."""
     reasons = []
     for row in out.itertuples(index=False):
@@ -841,6 +899,6 @@ def _reasons(out: pd.DataFrame, window: int, horizon: int) -> list[str]:
             if row.stock:
                 text += f" ({row.stock})"
         if row.launch:
-            text += f"; launched {row.age} periods ago, {row.launch} against its peers"
+            text += f"; launched {row.age} periods ago, {row.launch} against {peer_words}"
         reasons.append(text)
     return reasons
