@@ -69,6 +69,27 @@ def test_text_methods_beat_the_global_mean_when_text_carries_signal(params, rati
     assert text < ratio * base
 
 
+def test_chinese_titles_carry_their_signal():
+    """The same launches with Chinese titles: quality words 基础款 / 标准款 / 高级 set demand."""
+    words = {
+        "basic": "基础款",
+        "standard": "标准款",
+        "premium": "高级",
+        **dict(zip(COLOURS, ["红色", "蓝色", "绿色", "象牙色", "黑色"], strict=True)),
+        **dict(
+            zip(
+                NOUNS, ["杯子", "毛巾", "围巾", "台灯", "蜡烛", "篮子", "靠垫", "时钟"], strict=True
+            )
+        ),
+    }
+    sales, static = launches()
+    static["title"] = ["".join(words[w] for w in t.split()) for t in static["title"]]
+    static = static.drop(columns=["description"])
+    base = totals_wape(ColdStart(method="global_mean", text_cols=("title",)), sales, static)
+    ridge = ColdStart(method="ridge", alpha=1.0, encoder=HashingTfidf(), text_cols=("title",))
+    assert totals_wape(ridge, sales, static) < 0.6 * base
+
+
 def test_category_mean_is_the_mean_early_path_of_the_category():
     sales, static = launches(n=40)
     cs = ColdStart(method="category_mean", n_periods=3).fit(sales, static)

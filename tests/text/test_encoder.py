@@ -1,5 +1,6 @@
 import subprocess
 import sys
+import warnings
 
 import numpy as np
 import pytest
@@ -85,6 +86,18 @@ def test_bundled_minilm_loads_offline_and_ranks_by_meaning():
     assert sims[0, 1] > sims[0, 2] + 0.2
 
 
+def test_the_english_model_warns_once_on_texts_in_other_scripts():
+    enc = TextEncoder()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        enc.encode(["red wool scarf", "mañana café mug", "Шарф red wool scarf and hat"])
+    with pytest.warns(UserWarning, match="multilingual"):
+        enc.encode(["红色羊毛围巾", "蓝色羊毛围巾", "red wool scarf"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        enc.encode(["沙滩毛巾"])
+
+
 def test_default_encoder_is_the_sentence_model_here():
     assert isinstance(default_encoder(), TextEncoder)
 
@@ -106,6 +119,14 @@ def test_hashing_tfidf_weights_rare_words_and_is_stable():
     assert out.stdout.strip() == str(sorted(tf.encode(["wool scarf red"]).indices.tolist()))
     with pytest.raises(ValueError, match="not fitted"):
         HashingTfidf().encode(["x"])
+
+
+def test_hashing_tfidf_reads_chinese_by_characters():
+    # red wool scarf, blue wool scarf, beach towel, stainless steel cup
+    corpus = ["红色羊毛围巾", "蓝色羊毛围巾", "沙滩毛巾", "不锈钢水杯"]
+    rows = HashingTfidf(n_features=1024).fit(corpus).encode(corpus)
+    sims = (rows @ rows.T).toarray()
+    assert sims[0, 1] > sims[0, 2] > sims[0, 3] == 0.0
 
 
 def test_import_trendcast_stays_light():

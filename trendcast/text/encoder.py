@@ -18,6 +18,7 @@ import copy
 import hashlib
 import importlib.util
 import re
+import warnings
 import zlib
 from collections.abc import Iterable
 from pathlib import Path
@@ -42,7 +43,12 @@ _INSTALL_HINT = 'install the text extra: pip install "trendcast[text]"'
 # Characters kept per text before tokenising: a word piece covers 2 to 6 characters, so 8
 # characters per token keeps everything the model can read and spares the tokeniser megabytes.
 _CHARS_PER_TOKEN = 8
-_TOKEN = re.compile(r"\w+", re.UNICODE)
+# Scripts written without spaces between words (Thai, Japanese kana, CJK ideographs): each
+# character is a token, so that uni- and bigrams become character uni- and bigrams.
+_UNSPACED = "\u0e00-\u0e7f\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+_TOKEN = re.compile(f"[{_UNSPACED}]|[^\\W{_UNSPACED}]+")
+# Share of texts mostly in letters beyond Latin from which the English model warns.
+_FOREIGN_SHARE = 0.2
 
 
 def text_extra_installed() -> bool:
@@ -92,7 +98,8 @@ class TextEncoder:
     (256 for all-MiniLM-L6-v2; lower it with ``max_tokens``): only the beginning of a long
     description counts. Before tokenising, each text is cut to ``8 * max_seq_length``
     characters, which keeps every token the model could read. Missing, empty and non-string
-    texts raise a `ValueError` (see `check_texts`).
+    texts raise a `ValueError` (see `check_texts`). With the English default, `encode` warns
+    once when over a fifth of the texts are mostly in other scripts (Chinese, Cyrillic, ...).
 
     Args:
         model: model name on the Hugging Face hub or path of a saved sentence-transformers
@@ -172,6 +179,17 @@ class TextEncoder:
         texts = check_texts(texts)
         if not hasattr(self, "model_"):
             self.fit()
+        if self.model_id_ in _BUNDLED_NAMES and not getattr(self, "warned_", False):
+            foreign = sum(_mostly_beyond_latin(t) for t in texts)
+            if foreign > _FOREIGN_SHARE * len(texts):
+                warnings.warn(
+                    f"{foreign} of {len(texts)} texts are mostly in scripts other than Latin, "
+                    "which all-MiniLM-L6-v2 (English) reads poorly; pass a multilingual model, "
+                    "e.g. TextEncoder(model='intfloat/multilingual-e5-small', prefix='passage: ').",
+                    UserWarning,
+                    stacklevel=2,
+                )
+                self.warned_ = True
         prepared = [(self.prefix + t)[: self.max_chars_] for t in texts]
         keys = [_key(self.model_id_, t) for t in prepared]
         found = self._read_cache(set(keys))
@@ -241,10 +259,18 @@ class TextEncoder:
         return ws.read(self.cache_table)
 
 
+def _mostly_beyond_latin(text: str) -> bool:
+    """Whether most letters of ``text`` lie beyond the Latin alphabets (past U+024F)."""
+    letters = [c for c in text if c.isalpha()]
+    return sum(ord(c) > 0x024F for c in letters) * 2 > len(letters)
+
+
 class HashingTfidf:
     """TF-IDF of hashed word uni- and bigrams, on numpy and scipy alone.
 
-    Tokens are lower-cased runs of letters and digits (any script). Each uni- and bigram goes
+    Tokens are lower-cased runs of letters and digits (any script), except in scripts written
+    without spaces (Chinese, Japanese, Thai), where each character is a token: their bigrams are
+    then character pairs, which carry most of the meaning of Chinese words. Each uni- and bigram goes
     to column ``crc32(term) % n_features`` with a sign from one more hash bit, so collisions
     cancel out on average. Weights are ``(1 + log tf) * idf`` with the smoothed
     ``idf = log((1 + n) / (1 + df)) + 1`` learned by `fit`; rows are L2-normalised (a text with
