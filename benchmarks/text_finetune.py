@@ -23,7 +23,7 @@ model (ridge coefficients; adapters and head; the whole encoder and head).
 Run: ``.venv/bin/python benchmarks/text_finetune.py --dataset shop --out
 benchmarks/results/text_finetune_shop.csv`` (and ``--dataset retail``); ``--epochs``,
 ``--max-seq-length`` trade accuracy for time. On a GPU: ``--device cuda --grid``;
-``--settings alpha=100,yearly=True,market_window=8,train_on=all`` takes the frozen ridge's
+``--settings alpha=100.0,yearly=True,market_window=8,train_on=all`` takes the frozen ridge's
 settings as given instead of searching ``RIDGE_GRID``; ``--text-model PATH`` reads the model
 from a folder.
 """
@@ -151,7 +151,7 @@ def run(label, sales, static, cats, encoder, *, end, window, args) -> list[dict]
             "valid_wape": None if fold_wape is None else round(fold_wape, 3),
             "test_wape": round(wape(paths.sum(axis=1), test["actual"].values), 3),
             "fit_seconds": round(seconds, 1),
-            "device": args.device if name != "frozen ridge" else "cpu",
+            "device": args.device,  # of the encoder, frozen or fine-tuned
             "artefact_kb": round(artefact_bytes(cs, workdir) / 1024, 1),
             "best_epoch": getattr(getattr(cs, "finetune_", None), "best_epoch_", None),
             "n_train_texts": cs.ids_.size,
@@ -204,10 +204,15 @@ def main() -> None:
 
 
 def _settings(text: str) -> dict:
-    """``alpha=100,yearly=True,market_window=8,train_on=all`` as the grid's dict."""
-    parse = {"alpha": float, "yearly": lambda v: v == "True", "market_window": int, "train_on": str}
-    pairs = (item.split("=", 1) for item in text.split(","))
-    return {key: parse[key](value) for key, value in pairs}
+    """``alpha=100.0,yearly=True,market_window=8,train_on=all`` as one point of ``RIDGE_GRID``."""
+    pairs = dict(item.split("=", 1) for item in text.split(","))
+    for point in RIDGE_GRID:
+        if pairs == {key: str(value) for key, value in point.items()}:
+            return point
+    raise argparse.ArgumentTypeError(
+        f"{text!r} is not a point of RIDGE_GRID: give alpha, yearly, market_window and train_on "
+        f"as it spells them, e.g. {','.join(f'{k}={v}' for k, v in RIDGE_GRID[0].items())}"
+    )
 
 
 if __name__ == "__main__":

@@ -197,7 +197,7 @@ def test_trends_lists_labels_with_reasons_and_writes_reports(shop_dir, tmp_path,
     text_table = pd.read_csv(tmp_path / "text.csv")
     launches = text_table[text_table["launch"].notna()]
     assert len(launches) and launches["reason"].str.contains("products most like it").all()
-    same = text_table.columns.drop(["launch", "labels", "reason"])
+    same = text_table.columns.drop(["launch", "launch_expected", "labels", "reason"])
     pd.testing.assert_frame_equal(text_table[same], table[same])
 
 

@@ -350,13 +350,11 @@ def _parser() -> argparse.ArgumentParser:
     coldstart.add_argument(
         "--mode",
         choices=("lora", "full"),
-        default="lora",
-        help="for --method finetuned: low-rank adapters (default) or all weights",
+        help="for --method finetuned: low-rank adapters (the default) or all weights",
     )
     coldstart.add_argument(
         "--device",
-        default="cpu",
-        help="for --method finetuned: cpu (default), cuda or auto (a GPU when there is one)",
+        help="for --method finetuned: cpu (the default), cuda or auto (a GPU when there is one)",
     )
     coldstart.add_argument("--out", help="write the forecasts (.csv or .parquet)")
     coldstart.set_defaults(command="coldstart", run=_coldstart)
@@ -369,6 +367,11 @@ def _add_text_model_argument(parser: argparse.ArgumentParser) -> None:
         help="sentence-transformers model name or folder (default: all-MiniLM-L6-v2, offline; "
         "for other languages a multilingual one, e.g. intfloat/multilingual-e5-small)",
     )
+    parser.add_argument(
+        "--text-prefix",
+        default="",
+        help='put before every text, as some models expect (e5 models: "passage: ")',
+    )
 
 
 def _text_encoder(args: argparse.Namespace, workspace=None):
@@ -376,7 +379,7 @@ def _text_encoder(args: argparse.Namespace, workspace=None):
     from trendcast.text import TextEncoder, default_encoder
 
     if args.text_model:
-        return TextEncoder(model=args.text_model, workspace=workspace)
+        return TextEncoder(model=args.text_model, workspace=workspace, prefix=args.text_prefix)
     return default_encoder(workspace)
 
 
@@ -680,7 +683,7 @@ def _trends(args: argparse.Namespace) -> int:
         window=args.window,
         horizon=args.horizon,
         launch_peers=args.launch_peers,
-        encoder=_text_encoder(args) if args.launch_peers == "text" else None,
+        encoder=_text_encoder(args, args.workspace) if args.launch_peers == "text" else None,
         id_col=cols.id_col,
         time_col=cols.time_col,
         target_col=cols.target_col,
@@ -833,8 +836,12 @@ def _coldstart(args: argparse.Namespace) -> int:
     if args.method == "finetuned":
         from trendcast.text.finetune import FineTunedTextRegressor
 
-        model_name = args.text_model or "all-MiniLM-L6-v2"
-        finetune = FineTunedTextRegressor(model=model_name, mode=args.mode, device=args.device)
+        settings = {"mode": args.mode, "device": args.device, "model": args.text_model}
+        finetune = FineTunedTextRegressor(**{k: v for k, v in settings.items() if v})
+    elif args.mode or args.device:
+        raise ValueError(
+            "--mode and --device set the fine-tuning: use them with --method finetuned."
+        )
     model = ColdStart(
         method=args.method,
         encoder=_text_encoder(args),

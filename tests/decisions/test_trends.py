@@ -199,18 +199,34 @@ def test_launches_against_the_products_whose_text_is_alike():
     by_category = trend_table(sales, static=static).set_index("unique_id")["launch"]
     assert by_category["new_premium_scarf"] == "above expectation"
     assert by_category["new_basic_scarf"] == "below expectation"
+    # The 3 closest texts to "premium scarf": the premium scarf, the basic scarf ("scarf" is the
+    # rarer word) and a premium towel, whose median rate is the premium one. (With 2 or all 10
+    # peers the median would sit between the qualities.)
     table = trend_table(
         sales, static=static, launch_peers="text", k_peers=3, encoder=HashingTfidf()
     )
     table = table.set_index("unique_id")
     assert (table.loc[["new_premium_scarf", "new_basic_scarf"], "launch"] == "as expected").all()
     assert "the 3 established products most like it" in table.loc["new_basic_scarf", "reason"]
+    expected = table.loc[["new_premium_scarf", "new_basic_scarf"], "launch_expected"]
+    np.testing.assert_allclose(expected, [40.0, 4.0], rtol=0.15)
+    assert table["launch_expected"].isna().sum() == len(table) - 2
     with pytest.raises(ValueError, match="launch_peers"):
         trend_table(sales, static=static, launch_peers="brand")
     with pytest.raises(ValueError, match="level='unique_id' or 'item_id'"):
         trend_table(sales, static=static, level="cat_id", launch_peers="text")
     with pytest.raises(ValueError, match="pass static"):
         trend_table(sales, launch_peers="text")
+    with pytest.raises(ValueError, match="add them or use launch_peers='category'"):
+        trend_table(sales, static=static.drop(columns="title"), launch_peers="text")
+    # A product without text: no launch label for it, a warning naming it, the rest unchanged.
+    untitled = static.assign(title=static["title"].where(static["unique_id"] != "new_basic_scarf"))
+    with pytest.warns(UserWarning, match="new_basic_scarf"):
+        partial = trend_table(
+            sales, static=untitled, launch_peers="text", k_peers=3, encoder=HashingTfidf()
+        ).set_index("unique_id")
+    assert partial.loc["new_basic_scarf", "launch"] == ""
+    assert partial.loc["new_premium_scarf", "launch"] == "as expected"
 
 
 def test_forecast_stock_cover_and_labels():

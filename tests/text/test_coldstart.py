@@ -234,6 +234,12 @@ def test_cli_fine_tunes_the_text_model_it_is_given(tiny_model, tmp_path, capsys)
     assert np.isfinite(forecasts["ColdStart"]).all() and (forecasts["ColdStart"] >= 0).all()
     assert main([*coldstart, "--device=gpu-please"]) == 2
     assert "`device` must be" in capsys.readouterr().err
+    missing = str(tmp_path / "no_such_model")
+    assert main([*coldstart[:-1], f"--text-model={missing}"]) == 2
+    assert "no_such_model" in capsys.readouterr().err
+    assert main([*coldstart[:-2], "--method=ridge", "--mode=full"]) == 2
+    assert "--method finetuned" in capsys.readouterr().err
     search = ["search", str(tmp_path / "static.csv"), "red mug", f"--text-model={tiny_model}"]
     assert main([*search, "--k=2"]) == 0
     assert "score" in capsys.readouterr().out
+    assert main([*search[:-1], f"--text-model={missing}"]) == 2

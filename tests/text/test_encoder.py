@@ -96,6 +96,8 @@ def test_the_english_model_warns_once_on_texts_in_other_scripts():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         enc.encode(["沙滩毛巾"])
+    with pytest.warns(UserWarning, match="multilingual"):
+        TextEncoder(max_tokens=32).encode(["红色羊毛围巾"])
 
 
 def test_default_encoder_is_the_sentence_model_here():

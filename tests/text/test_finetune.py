@@ -149,11 +149,25 @@ def test_unknown_or_absent_device_is_refused(tiny_model):
     import torch
 
     texts, y = signal(8)
-    with pytest.raises(ValueError, match="`device` must be"):
-        small(tiny_model, device="gpu-please").fit(texts, y)
-    if not torch.cuda.is_available():
-        with pytest.raises(ValueError, match="torch sees none"):
-            small(tiny_model, device="cuda").fit(texts, y)
+    for device in ("gpu-please", None):
+        with pytest.raises(ValueError, match="`device` must be"):
+            small(tiny_model, device=device).fit(texts, y)
+    beyond = f"cuda:{torch.cuda.device_count()}"
+    with pytest.raises(ValueError, match=f"torch sees {torch.cuda.device_count()}"):
+        small(tiny_model, device=beyond).fit(texts, y)
+
+
+def test_the_callers_torch_settings_are_restored(tiny_model):
+    import torch
+
+    texts, y = signal(8)
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    try:
+        small(tiny_model, epochs=1).fit(texts, y)
+        assert torch.are_deterministic_algorithms_enabled()
+        assert torch.is_deterministic_algorithms_warn_only_enabled()
+    finally:
+        torch.use_deterministic_algorithms(False)
 
 
 def test_fine_tuning_on_a_gpu_saves_a_model_that_loads_on_the_cpu(tiny_model, tmp_path):

@@ -48,6 +48,7 @@ evidence clears stated thresholds:
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
@@ -134,7 +135,9 @@ def trend_table(
         ``forecast_change``, ``forecast_change_lo``, ``forecast_change_hi`` (their rate against
         the recent rate); ``weekly_demand`` (the forecast's rate, else the recent one),
         ``on_hand``, ``weeks_of_cover`` (NaN without the inputs); ``trend``, ``hot``, ``stock``,
-        ``launch``, ``labels``, ``reason``; ``as_of``, ``window``, ``horizon``.
+        ``launch``, ``launch_expected`` (units per period the launch's peers sell at regular
+        price, NaN for entities that are not launches), ``labels``, ``reason``; ``as_of``,
+        ``window``, ``horizon``.
 
     Example:
         >>> from trendcast.data.simulate import simulate_shop
@@ -253,17 +256,22 @@ def trend_table(
     dead = (out["on_hand"] > 0) & (no_recent_sale | (out["weeks_of_cover"] >= dead_weeks))
     slow = (out["on_hand"] > 0) & (out["weeks_of_cover"] >= slow_weeks) & ~dead
     out["stock"] = np.select([dead, slow], ["dead stock", "slow mover"], "")
-    established = table["first_back"] + 1 >= season_length
+    age = table["first_back"] + 1
+    established = (age >= season_length).to_numpy()
+    is_launch = (
+        (age < season_length) & (age >= window) & (table["exposure_recent"] > 0)
+    ).to_numpy()
     if launch_peers == "text":
-        expected_rate = _text_peer_rate(
-            table.index, static, level, established, recent_rate, k_peers, encoder
+        expected_rate, n_peers = _text_peer_rate(
+            table.index, static, level, is_launch, established, recent_rate, k_peers, encoder
         )
-        peer_words = f"the {k_peers} established products most like it"
+        peer_words = f"the {n_peers} established products most like it"
     else:
         expected = recent_rate[established].groupby(peers[established].to_numpy()).median()
         expected_rate = peers.map(expected).to_numpy(dtype=float)
         peer_words = "its peers"
-    out["launch"] = _launch_labels(table, expected_rate, season_length, window, min_z, min_change)
+    out["launch"] = _launch_labels(table, is_launch, expected_rate, min_z, min_change)
+    out["launch_expected"] = np.where(out["launch"] != "", expected_rate, np.nan)
     out["labels"] = _joined_labels(out)
     out["reason"] = _reasons(out, window, horizon, peer_words)
     out["as_of"] = as_of
@@ -686,54 +694,73 @@ def _text_peer_rate(
     index: pd.Index,
     static: Any,
     level: str,
-    established: pd.Series,
+    is_launch: np.ndarray,
+    established: np.ndarray,
     recent_rate: pd.Series,
     k: int,
     encoder: Any,
-) -> np.ndarray:
-    """Per entity, the median recent rate of the ``k`` established entities with the closest
-    text (never itself); NaN where the entity has no text or no peer has a rate."""
+) -> tuple[np.ndarray, int]:
+    """Per launch, the median recent rate of the ``k`` established entities with the closest
+    text, and the number of peers that took (fewer when fewer are established); NaN for the
+    other entities and for launches without text in ``static`` (they are named in a warning).
+    """
     from trendcast.text import default_encoder, product_texts
-    from trendcast.text.encoder import cosine, fit_if_needed
+    from trendcast.text.encoder import fit_if_needed, nearest
+    from trendcast.text.similarity import TEXT_COLS
 
     if static is None:
         raise ValueError("launch_peers='text' reads the products' text: pass static.")
     if not isinstance(k, (int, np.integer)) or isinstance(k, bool) or k < 1:
         raise ValueError(f"`k_peers` must be a positive integer, got {k!r}.")
-    products, texts = product_texts(static, id_col=level)
-    rows = fit_if_needed(encoder or default_encoder(), texts).encode(texts)
+    side = to_pandas(static, name="static")
+    present = [c for c in TEXT_COLS if c in side.columns]
+    if not present:
+        raise ValueError(
+            f"launch_peers='text' reads the static columns {list(TEXT_COLS)}, and static has "
+            f"neither (columns: {list(side.columns)}); add them or use launch_peers='category'."
+        )
+    written = side[present].map(lambda v: isinstance(v, str) and bool(v.strip())).any(axis=1)
+    products, texts = product_texts(side[written], id_col=level, text_cols=TEXT_COLS)
     position = pd.Index(products[level].astype(object)).get_indexer(index)
+    silent = np.flatnonzero(is_launch & (position < 0))
+    if silent.size:
+        warnings.warn(
+            f"{silent.size} launches have no title or description in static (e.g. "
+            f"{index[silent[:3]].tolist()}): they get no launch label.",
+            UserWarning,
+            stacklevel=3,
+        )
     rate = recent_rate.to_numpy(dtype=float)
-    peers = np.flatnonzero(established.to_numpy() & np.isfinite(rate) & (position >= 0))
+    pool = np.flatnonzero(established & np.isfinite(rate) & (position >= 0))
+    launches = np.flatnonzero(is_launch & (position >= 0))
     expected = np.full(len(index), np.nan)
-    has_text = np.flatnonzero(position >= 0)
-    if peers.size == 0 or has_text.size == 0:
-        return expected
-    sims = cosine(rows[position[has_text]], rows[position[peers]])
-    sims[has_text[:, None] == peers[None, :]] = -np.inf  # an entity is not its own peer
-    nearest = np.argsort(-sims, axis=1, kind="stable")[:, : min(k, peers.size)]
-    expected[has_text] = np.median(rate[peers][nearest], axis=1)
-    return expected
+    if pool.size == 0 or launches.size == 0:
+        return expected, 0
+    fitted = fit_if_needed(encoder if encoder is not None else default_encoder(), texts)
+    picked, _ = nearest(
+        fitted.encode([texts[i] for i in position[launches]]),
+        fitted.encode([texts[i] for i in position[pool]]),
+        k,
+    )
+    expected[launches] = np.median(rate[pool][picked], axis=1)
+    return expected, picked.shape[1]
 
 
 def _launch_labels(
     table: pd.DataFrame,
+    is_launch: np.ndarray,
     expected_rate: np.ndarray,
-    season: int,
-    window: int,
     min_z: float,
     min_change: float,
 ) -> np.ndarray:
     """Launches (younger than a season, one full window sold) against their expected rate."""
-    age = table["first_back"] + 1
-    launch = (age < season) & (age >= window) & (table["exposure_recent"] > 0)
     count = table["count_recent"].to_numpy()
     with np.errstate(divide="ignore", invalid="ignore"):
         log_ratio = np.log((count + _CONTINUITY) / table["exposure_recent"].to_numpy()) - np.log(
             expected_rate
         )
         z = log_ratio / np.sqrt(table["dispersion"].to_numpy() / (count + _CONTINUITY))
-    known = launch.to_numpy() & (expected_rate > 0)
+    known = is_launch & (expected_rate > 0)
     above = known & (z >= min_z) & (log_ratio >= np.log1p(min_change))
     below = known & (z <= -min_z) & (log_ratio <= -np.log1p(min_change))
     return np.select(
@@ -899,6 +926,9 @@ def _reasons(out: pd.DataFrame, window: int, horizon: int, peer_words: str) -> l
             if row.stock:
                 text += f" ({row.stock})"
         if row.launch:
-            text += f"; launched {row.age} periods ago, {row.launch} against {peer_words}"
+            text += (
+                f"; launched {row.age} periods ago, {row.launch} against {peer_words} "
+                f"({row.launch_expected:,.1f} a period expected)"
+            )
         reasons.append(text)
     return reasons

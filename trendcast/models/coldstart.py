@@ -288,12 +288,10 @@ class ColdStart:
         return like(out, new)
 
     def _knn(self, rows: Any) -> np.ndarray:
-        from trendcast.text.encoder import cosine
+        from trendcast.text.encoder import nearest
 
-        sims = cosine(rows, self.embeddings_)
-        k = min(self.k, sims.shape[1])
-        nearest = np.argsort(-sims, axis=1, kind="stable")[:, :k]
-        paths = self.paths_[nearest]  # (n_new, k, n_periods)
+        picked, _ = nearest(rows, self.embeddings_, self.k)
+        paths = self.paths_[picked]  # (n_new, k, n_periods)
         if self.aggregate == "mean":
             return paths.mean(axis=1)
         totals = paths.sum(axis=2)

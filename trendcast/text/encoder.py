@@ -44,11 +44,17 @@ _INSTALL_HINT = 'install the text extra: pip install "trendcast[text]"'
 # characters per token keeps everything the model can read and spares the tokeniser megabytes.
 _CHARS_PER_TOKEN = 8
 # Scripts written without spaces between words (Thai, Japanese kana, CJK ideographs): each
-# character is a token, so that uni- and bigrams become character uni- and bigrams.
-_UNSPACED = "\u0e00-\u0e7f\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
-_TOKEN = re.compile(f"[{_UNSPACED}]|[^\\W{_UNSPACED}]+")
-# Share of texts mostly in letters beyond Latin from which the English model warns.
+# character is a token (a Thai letter with its vowel and tone marks), so that uni- and bigrams
+# become character uni- and bigrams.
+_THAI = "\u0e00-\u0e7f"
+_THAI_MARKS = "\u0e31\u0e34-\u0e3a\u0e47-\u0e4e"
+_CJK = "\u3040-\u30fa\u30fc-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff66-\uff9f"
+_TOKEN = re.compile(f"[{_THAI}][{_THAI_MARKS}]*|[{_CJK}]|[^\\W{_THAI}{_CJK}]+")
+# Share of texts mostly in letters beyond Latin from which the English model warns, judged on
+# the beginnings of the first texts of each call.
 _FOREIGN_SHARE = 0.2
+_SCRIPT_SAMPLE_TEXTS = 200
+_SCRIPT_SAMPLE_CHARS = 200
 
 
 def text_extra_installed() -> bool:
@@ -150,10 +156,9 @@ class TextEncoder:
             raise ValueError(f"`max_tokens` must be a positive integer, got {self.max_tokens!r}.")
         if not text_extra_installed():
             raise ImportError(f"TextEncoder needs sentence-transformers: {_INSTALL_HINT}.")
-        from sentence_transformers import SentenceTransformer
-
-        source, self.model_id_ = _resolve_model(self.model)
-        st = SentenceTransformer(str(source), device=self.device)
+        st, self.model_id_ = load_sentence_model(self.model, self.device)
+        self.english_only_ = self.model_id_ in _BUNDLED_NAMES
+        self.warned_ = False
         if self.max_tokens is not None:
             st.max_seq_length = min(self.max_tokens, st.max_seq_length or self.max_tokens)
             # A shorter window gives other vectors for long texts: keep them apart in the cache.
@@ -179,17 +184,8 @@ class TextEncoder:
         texts = check_texts(texts)
         if not hasattr(self, "model_"):
             self.fit()
-        if self.model_id_ in _BUNDLED_NAMES and not getattr(self, "warned_", False):
-            foreign = sum(_mostly_beyond_latin(t) for t in texts)
-            if foreign > _FOREIGN_SHARE * len(texts):
-                warnings.warn(
-                    f"{foreign} of {len(texts)} texts are mostly in scripts other than Latin, "
-                    "which all-MiniLM-L6-v2 (English) reads poorly; pass a multilingual model, "
-                    "e.g. TextEncoder(model='intfloat/multilingual-e5-small', prefix='passage: ').",
-                    UserWarning,
-                    stacklevel=2,
-                )
-                self.warned_ = True
+        if self.english_only_ and not self.warned_:
+            self._warn_on_other_scripts(texts)
         prepared = [(self.prefix + t)[: self.max_chars_] for t in texts]
         keys = [_key(self.model_id_, t) for t in prepared]
         found = self._read_cache(set(keys))
@@ -210,6 +206,21 @@ class TextEncoder:
         if not keys:
             return np.zeros((0, self.dim_), dtype=np.float32)
         return np.stack([found[k] for k in keys])
+
+    def _warn_on_other_scripts(self, texts: list[str]) -> None:
+        """Warns (once) when the English model gets texts mostly in other scripts; a sample of
+        the texts' beginnings is enough to tell."""
+        sample = [t[:_SCRIPT_SAMPLE_CHARS] for t in texts[:_SCRIPT_SAMPLE_TEXTS]]
+        foreign = sum(_mostly_beyond_latin(t) for t in sample)
+        if foreign > _FOREIGN_SHARE * len(sample):
+            warnings.warn(
+                f"{foreign} of {len(sample)} texts looked at are mostly in scripts other than "
+                "Latin, which all-MiniLM-L6-v2 (English) reads poorly; pass a multilingual model, "
+                "e.g. TextEncoder(model='intfloat/multilingual-e5-small', prefix='passage: ').",
+                UserWarning,
+                stacklevel=3,
+            )
+            self.warned_ = True
 
     def _read_cache(self, keys: set[str]) -> dict[str, np.ndarray]:
         found = {k: self._memory[k] for k in keys if k in self._memory}
@@ -363,6 +374,46 @@ def cosine(a: Any, b: Any) -> np.ndarray:
     return np.asarray(product.toarray() if hasattr(product, "toarray") else product, np.float64)
 
 
+def nearest(
+    queries: Any, pool: Any, k: int, *, exclude: np.ndarray | None = None, chunk: int = 256
+) -> tuple[np.ndarray, np.ndarray]:
+    """The ``k`` rows of ``pool`` most similar to each query (cosine of unit rows).
+
+    Args:
+        queries, pool: unit rows, numpy or scipy.
+        k: neighbours per query (at most ``len(pool)``).
+        exclude: per query, a position in ``pool`` it may not pick (its own row), or -1.
+        chunk: queries compared at a time, so memory stays at ``chunk * len(pool)``.
+
+    Returns:
+        ``(positions, similarities)``, both ``(len(queries), k)``, most similar first; ties
+        go to the earlier pool row, exactly as a stable sort would order them. An excluded
+        row is only picked when nothing else is left, with similarity ``-inf``.
+    """
+    n_pool = pool.shape[0]
+    k = min(int(k), n_pool)
+    positions = np.zeros((queries.shape[0], k), dtype=np.int64)
+    similarities = np.zeros((queries.shape[0], k))
+    for start in range(0, queries.shape[0], chunk):
+        sims = cosine(queries[start : start + chunk], pool)
+        rows = np.arange(sims.shape[0])
+        if exclude is not None:
+            own = exclude[start : start + chunk]
+            sims[rows[own >= 0], own[own >= 0]] = -np.inf
+        # The k-th largest value, then every larger one and the earliest equal ones.
+        kth = -np.partition(-sims, k - 1, axis=1)[:, k - 1 : k]
+        greater = sims > kth
+        equal = sims == kth
+        room = k - greater.sum(axis=1, keepdims=True)
+        take = greater | (equal & (np.cumsum(equal, axis=1) <= room))
+        cols = np.nonzero(take)[1].reshape(len(rows), k)
+        vals = sims[rows[:, None], cols]
+        order = np.argsort(-vals, axis=1, kind="stable")
+        positions[start : start + chunk] = np.take_along_axis(cols, order, axis=1)
+        similarities[start : start + chunk] = np.take_along_axis(vals, order, axis=1)
+    return positions, similarities
+
+
 def _scale_rows(matrix, factors: np.ndarray):
     from scipy import sparse
 
@@ -379,6 +430,21 @@ def _bundled_path() -> Path | None:
         return None
     path = Path(spec.origin).parent / "model"
     return path if (path / "modules.json").exists() else None
+
+
+def load_sentence_model(model: str | Path, device: str) -> tuple[Any, str]:
+    """The sentence-transformers model ``model`` (a name, a folder, or the bundled MiniLM) on
+    ``device``, and the id that keys its cache entries."""
+    from sentence_transformers import SentenceTransformer
+
+    source, model_id = _resolve_model(model)
+    try:
+        return SentenceTransformer(str(source), device=device), model_id
+    except OSError as err:  # no such folder, or a name the hub cannot be asked for
+        raise ValueError(
+            f"could not load the text model {str(model)!r}: {err} Give the folder of a saved "
+            "sentence-transformers model, or a model name on a reachable Hugging Face hub."
+        ) from None
 
 
 def _resolve_model(model: str | Path) -> tuple[str | Path, str]:

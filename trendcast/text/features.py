@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from trendcast._frames import like, to_pandas
-from trendcast.text.encoder import cosine, default_encoder, fit_if_needed
+from trendcast.text.encoder import default_encoder, fit_if_needed, nearest
 from trendcast.text.similarity import TEXT_COLS, product_texts
 
 __all__ = ["text_features"]
@@ -134,13 +134,11 @@ def _neighbour_level(
             f"no product has {min_history} periods of sales to serve as a neighbour; lower "
             "min_history or give more history."
         )
-    sims = cosine(rows, rows[members])
-    own = members[None, :] == np.arange(len(index))[:, None]
-    sims[own] = -np.inf
-    n = min(k, members.size)
-    nearest = np.argsort(-sims, axis=1, kind="stable")[:, :n]
-    values = level.to_numpy(float)[nearest]
-    valid = np.take_along_axis(sims, nearest, axis=1) > -np.inf
+    own = np.full(len(index), -1)
+    own[members] = np.arange(members.size)  # a product is not its own neighbour
+    picked, sims = nearest(rows, rows[members], k, exclude=own)
+    values = level.to_numpy(float)[picked]
+    valid = sims > -np.inf
     return np.where(
         valid.any(axis=1), (values * valid).sum(1) / np.maximum(valid.sum(1), 1), np.nan
     )

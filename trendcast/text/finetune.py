@@ -15,7 +15,9 @@ regression on the frozen embeddings (linear probing, then fine-tuning), AdamW wi
 decay, and early stopping on a validation split, so that the returned weights are those of the
 epoch with the lowest validation loss (epoch 0 being the frozen encoder with its ridge head).
 Runs are seeded and deterministic on the CPU; on a GPU (``device="cuda"`` or ``"auto"``) they
-are seeded, and deterministic wherever CUDA has deterministic kernels. torch, transformers,
+are seeded, and repeat exactly only where CUDA has deterministic kernels (set
+``CUBLAS_WORKSPACE_CONFIG=:4096:8`` before the process starts CUDA for deterministic matrix
+products; torch warns about the rest). torch, transformers,
 sentence-transformers and peft are imported on first use only.
 """
 
@@ -23,7 +25,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -33,7 +34,7 @@ from typing import Any
 import numpy as np
 
 from trendcast._torch import torch_device, torch_threads
-from trendcast.text.encoder import _resolve_model, check_texts
+from trendcast.text.encoder import check_texts, load_sentence_model
 
 __all__ = ["FineTunedTextRegressor"]
 
@@ -210,11 +211,11 @@ class FineTunedTextRegressor:
         return folder / _FILE
 
     @classmethod
-    def load_from(cls, workspace: Any, name: str) -> FineTunedTextRegressor:
-        """The model saved in ``workspace`` as ``name`` by `save_to`."""
+    def load_from(cls, workspace: Any, name: str, *, device: str = "cpu") -> FineTunedTextRegressor:
+        """The model saved in ``workspace`` as ``name`` by `save_to`, on ``device``."""
         from trendcast.data.store import as_workspace
 
-        return cls.load(as_workspace(workspace).model_path(name) / _FILE)
+        return cls.load(as_workspace(workspace).model_path(name) / _FILE, device=device)
 
     @classmethod
     def load(cls, path: str | Path, *, device: str = "cpu") -> FineTunedTextRegressor:
@@ -259,10 +260,7 @@ class FineTunedTextRegressor:
 
     def _build(self, torch) -> None:
         """Loads the base model, adds adapters (LoRA) and an empty head; sets what trains."""
-        from sentence_transformers import SentenceTransformer
-
-        source, self.model_id_ = _resolve_model(self.model)
-        st = SentenceTransformer(str(source), device=str(self.device_))
+        st, self.model_id_ = load_sentence_model(self.model, str(self.device_))
         # Weights saved in half precision train badly and clash with the float32 head.
         st.to(torch.float32)
         st.max_seq_length = self.max_seq_length
@@ -473,18 +471,17 @@ def _resolve_device(torch, device: str):
     """``device`` as a torch device, with a clear error when it is unknown or absent."""
     try:
         resolved = torch_device(device)
-    except RuntimeError:
+    except (RuntimeError, TypeError):
         raise ValueError(
             f"`device` must be 'cpu', 'cuda', 'cuda:N' or 'auto', got {device!r}."
         ) from None
     if resolved.type == "cuda":
-        if not torch.cuda.is_available():
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if (resolved.index or 0) >= count:
             raise ValueError(
-                f"device {device!r} asks for a GPU, but torch sees none; use device='auto' "
+                f"device {device!r} asks for a GPU, but torch sees {count}; use device='auto' "
                 "(a GPU when there is one) or 'cpu'."
             )
-        # cuBLAS is deterministic only with a fixed workspace, read when CUDA starts.
-        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
     return resolved
 
 
@@ -496,7 +493,10 @@ def _torch_state(threads: int, seed: int | None, device) -> Iterator[None]:
     import torch
 
     deterministic = torch.are_deterministic_algorithms_enabled()
-    gpus = [device.index or 0] if device.type == "cuda" else []
+    warn_only = torch.is_deterministic_algorithms_warn_only_enabled()
+    gpus = []
+    if device.type == "cuda":
+        gpus = [device.index if device.index is not None else torch.cuda.current_device()]
     with torch_threads(threads), torch.random.fork_rng(devices=gpus):
         # On a GPU an op without a deterministic kernel warns instead of failing.
         torch.use_deterministic_algorithms(True, warn_only=bool(gpus))
@@ -505,7 +505,7 @@ def _torch_state(threads: int, seed: int | None, device) -> Iterator[None]:
         try:
             yield
         finally:
-            torch.use_deterministic_algorithms(deterministic)
+            torch.use_deterministic_algorithms(deterministic, warn_only=warn_only)
 
 
 def _tokenize(st, texts: list[str]) -> dict:
