@@ -281,9 +281,9 @@ class HashingTfidf:
 
     Tokens are lower-cased runs of letters and digits (any script), except in scripts written
     without spaces (Chinese, Japanese, Thai), where each character is a token: their bigrams are
-    then character pairs, which carry most of the meaning of Chinese words. Each uni- and bigram goes
-    to column ``crc32(term) % n_features`` with a sign from one more hash bit, so collisions
-    cancel out on average. Weights are ``(1 + log tf) * idf`` with the smoothed
+    then character pairs, which carry most of the meaning of Chinese words. Each uni- and
+    bigram goes to column ``crc32(term) % n_features`` with a sign from one more hash bit, so
+    collisions cancel out on average. Weights are ``(1 + log tf) * idf`` with the smoothed
     ``idf = log((1 + n) / (1 + df)) + 1`` learned by `fit`; rows are L2-normalised (a text with
     no token is a zero row).
 

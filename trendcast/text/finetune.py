@@ -17,8 +17,8 @@ epoch with the lowest validation loss (epoch 0 being the frozen encoder with its
 Runs are seeded and deterministic on the CPU; on a GPU (``device="cuda"`` or ``"auto"``) they
 are seeded, and repeat exactly only where CUDA has deterministic kernels (set
 ``CUBLAS_WORKSPACE_CONFIG=:4096:8`` before the process starts CUDA for deterministic matrix
-products; torch warns about the rest). torch, transformers,
-sentence-transformers and peft are imported on first use only.
+products; torch warns about the rest). torch, transformers, sentence-transformers and peft are
+imported on first use only.
 """
 
 from __future__ import annotations
