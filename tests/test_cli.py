@@ -1,3 +1,4 @@
+import re
 import subprocess
 import sys
 
@@ -258,6 +259,26 @@ def test_search_similar_and_coldstart_from_product_text(shop_dir, tmp_path, caps
     assert main([*args, "--method", "category_mean", "--out", str(tmp_path / "c.csv")]) == 0
     forecasts = pd.read_csv(tmp_path / "c.csv")
     assert len(forecasts) == 2 * 8 and (forecasts["ColdStart"] >= 0).all()
+
+
+def test_reviews_scores_text_and_writes_the_covariate_for_forecast(shop_dir, tmp_path, capsys):
+    sales, dynamic = str(shop_dir / "sales.parquet"), shop_dir / "dynamic.parquet"
+    side = [f"--dynamic={dynamic}", f"--reviews={shop_dir / 'reviews.parquet'}"]
+    out = tmp_path / "dynamic_reviews.parquet"
+    assert main(["reviews", sales, *side, f"--out={out}"]) == 0
+    printed = capsys.readouterr().out
+    found = re.search(r"error ([\d.]+) stars \(the mean rating alone: ([\d.]+)\)", printed)
+    error, mean_only = map(float, found.groups())
+    assert error < 0.8 * mean_only  # the review text says how many stars
+    covariates = pd.read_parquet(out)
+    assert len(covariates) == len(pd.read_parquet(dynamic))
+    scores = covariates["review_score"].dropna()
+    assert len(scores) and scores.between(1, 5).all()
+    assert (covariates["review_score_count"] >= 0).all()
+    forecast = ["forecast", sales, f"--dynamic={out}", "--models=lightgbm", "--horizon=7"]
+    assert main(forecast) == 0
+    assert main(["reviews", sales, f"--out={out}"]) == 2
+    assert "--reviews" in capsys.readouterr().err
 
 
 def test_finetune_saves_chronos_by_name_and_forecast_uses_it(shop_dir, tmp_path, capsys):

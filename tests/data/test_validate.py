@@ -196,6 +196,11 @@ def test_side_frames_are_validated_and_kept():
     data = validate(frame(), static=static, dynamic=dynamic, reviews=reviews)
     assert len(data.static) == 2 and len(data.dynamic) == 4
     assert data.reviews["rating"].tolist() == [4.0]
+    # Text stored as a categorical (as parquet keeps it), one review without text.
+    two = pd.DataFrame(
+        {"unique_id": ["a", "b"], "ds": ["2024-01-02"] * 2, "rating": [5, 2], "text": ["ok", None]}
+    ).astype({"text": "category"})
+    assert validate(frame(), reviews=two).reviews["text"].tolist() == ["ok", ""]
 
 
 def test_duplicate_static_rows_are_rejected():

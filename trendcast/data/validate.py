@@ -218,7 +218,8 @@ def validate_reviews(reviews: Any, ids: pd.Index, columns: Columns = Columns()) 
             fix="give every review a numeric rating (e.g. 1-5 stars), or drop unrated reviews.",
         )
     df["rating"] = rating.astype("float64")
-    df["text"] = df["text"].fillna("").astype(str)
+    # object first: a categorical column (as parquet often stores text) cannot take "" in.
+    df["text"] = df["text"].astype(object).fillna("").astype(str)
     _check_known_ids(df, ids, columns, "reviews")
     return df
 
