@@ -193,11 +193,11 @@ def test_trends_lists_labels_with_reasons_and_writes_reports(shop_dir, tmp_path,
     assert (tmp_path / "t.json").read_text().startswith("{")
     assert main(["trends", *args, "--category", "TOYS"]) == 2
     assert "TOYS" in capsys.readouterr().err
-    by_text = [*args[:-1], f"--out={tmp_path / 'text.csv'}", "--launch-peers=text"]
+    by_text = [*args[:-1], f"--out={tmp_path / 'text.csv'}", "--launch-peers=text", "--k-peers=5"]
     assert main(["trends", *by_text]) == 0
     text_table = pd.read_csv(tmp_path / "text.csv")
     launches = text_table[text_table["launch"].notna()]
-    assert len(launches) and launches["reason"].str.contains("products most like it").all()
+    assert len(launches) and launches["reason"].str.contains("5 established products").all()
     same = text_table.columns.drop(["launch", "launch_expected", "labels", "reason"])
     pd.testing.assert_frame_equal(text_table[same], table[same])
 

@@ -261,8 +261,11 @@ def _parser() -> argparse.ArgumentParser:
         "--launch-peers",
         choices=("category", "text"),
         default="category",
-        help="hold launches to their category's products (default) or to the 10 products "
-        "whose titles and descriptions read most alike",
+        help="hold launches to their category's products (default) or to the --k-peers "
+        "products whose titles and descriptions read most alike",
+    )
+    trends.add_argument(
+        "--k-peers", type=int, default=10, help="peers per launch for --launch-peers text"
     )
     _add_text_model_argument(trends)
     trends.add_argument("--out", help="write the whole trend table (.csv or .parquet)")
@@ -704,6 +707,7 @@ def _trends(args: argparse.Namespace) -> int:
         window=args.window,
         horizon=args.horizon,
         launch_peers=args.launch_peers,
+        k_peers=args.k_peers,
         encoder=_text_encoder(args, args.workspace) if args.launch_peers == "text" else None,
         id_col=cols.id_col,
         time_col=cols.time_col,
