@@ -7,12 +7,28 @@ from contextlib import contextmanager
 
 
 def torch_device(device: str):
-    """``device`` as a torch device; ``"auto"`` is CUDA when available, else the CPU."""
+    """``device`` as a torch device; ``"auto"`` is CUDA when available, else the CPU.
+
+    An unknown name, or a GPU that torch does not see, is a `ValueError` saying what to pass.
+    """
     import torch
 
     if device == "auto":
         device = "cuda" if torch.cuda.is_available() else "cpu"
-    return torch.device(device)
+    try:
+        resolved = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise ValueError(
+            f"`device` must be 'cpu', 'cuda', 'cuda:N' or 'auto', got {device!r}."
+        ) from None
+    if resolved.type == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if (resolved.index or 0) >= count:
+            raise ValueError(
+                f"device {device!r} asks for a GPU, but torch sees {count}; use device='auto' "
+                "(a GPU when there is one) or 'cpu'."
+            )
+    return resolved
 
 
 @contextmanager

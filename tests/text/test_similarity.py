@@ -80,6 +80,12 @@ def test_missing_description_falls_back_to_the_title():
     _, texts = product_texts(cat)
     assert texts[0] == "Cast iron casserole dish"
     assert texts[1] == "Beach towel. Soft cotton for sunny days at the sea"
+    blank = cat.assign(title=[None, *cat["title"].iloc[1:]])
+    with pytest.raises(ValueError, match="have no text"):
+        product_texts(blank)
+    products, texts = product_texts(blank, skip_empty=True)
+    assert len(texts) == len(products) == len(product_texts(cat)[1]) - 1
+    assert cat["item_id"].iloc[0] not in set(products["item_id"])
 
 
 @pytest.mark.parametrize(

@@ -719,8 +719,7 @@ def _text_peer_rate(
             f"launch_peers='text' reads the static columns {list(TEXT_COLS)}, and static has "
             f"neither (columns: {list(side.columns)}); add them or use launch_peers='category'."
         )
-    written = side[present].map(lambda v: isinstance(v, str) and bool(v.strip())).any(axis=1)
-    products, texts = product_texts(side[written], id_col=level, text_cols=TEXT_COLS)
+    products, texts = product_texts(side, id_col=level, skip_empty=True)
     position = pd.Index(products[level].astype(object)).get_indexer(index)
     silent = np.flatnonzero(is_launch & (position < 0))
     if silent.size:

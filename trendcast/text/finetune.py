@@ -158,7 +158,7 @@ class FineTunedTextRegressor:
         import torch
 
         start = time.perf_counter()
-        self.device_ = _resolve_device(torch, self.device)
+        self.device_ = torch_device(self.device)
         with _torch_state(self.num_threads, self.seed, self.device_):
             self._build(torch)
             self._init_head(torch, texts, y)
@@ -239,7 +239,7 @@ class FineTunedTextRegressor:
         reg = cls(**{**params, "device": device})
         import torch
 
-        reg.device_ = _resolve_device(torch, device)
+        reg.device_ = torch_device(device)
         with _torch_state(reg.num_threads, reg.seed, reg.device_):
             reg._build(torch)
         head = {k[len(_HEAD) :]: v for k, v in state.items() if k.startswith(_HEAD)}
@@ -465,24 +465,6 @@ def _check_pairs(texts: Any, y: Any, text_name: str, y_name: str) -> tuple[list[
             f"{bad[:5].tolist()}); drop those texts or fill the targets."
         )
     return texts, target
-
-
-def _resolve_device(torch, device: str):
-    """``device`` as a torch device, with a clear error when it is unknown or absent."""
-    try:
-        resolved = torch_device(device)
-    except (RuntimeError, TypeError):
-        raise ValueError(
-            f"`device` must be 'cpu', 'cuda', 'cuda:N' or 'auto', got {device!r}."
-        ) from None
-    if resolved.type == "cuda":
-        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
-        if (resolved.index or 0) >= count:
-            raise ValueError(
-                f"device {device!r} asks for a GPU, but torch sees {count}; use device='auto' "
-                "(a GPU when there is one) or 'cpu'."
-            )
-    return resolved
 
 
 @contextmanager

@@ -21,7 +21,11 @@ TEXT_COLS = ("title", "description")
 
 
 def product_texts(
-    catalogue: Any, *, id_col: str | None = None, text_cols: tuple[str, ...] = TEXT_COLS
+    catalogue: Any,
+    *,
+    id_col: str | None = None,
+    text_cols: tuple[str, ...] = TEXT_COLS,
+    skip_empty: bool = False,
 ) -> tuple[pd.DataFrame, list[str]]:
     """One row per product and its text: the non-missing ``text_cols`` joined by ``". "``.
 
@@ -31,6 +35,7 @@ def product_texts(
             static frame then gives each item once), else ``unique_id``.
         text_cols: text columns, at least one present; a missing or non-string value in one
             of them is skipped, a row with no text in any of them is an error.
+        skip_empty: leave rows with no text out instead (their products are then absent).
 
     Returns:
         ``(products, texts)``: the first row of each product, in order of first appearance,
@@ -64,7 +69,9 @@ def product_texts(
     ]
     text = pd.Series(joined, index=df.index, dtype=object)
     empty = text == ""
-    if empty.any():
+    if skip_empty:
+        df, text = df[~empty], text[~empty]
+    elif empty.any():
         rows = df.loc[empty, id_col].astype(str).tolist()
         raise ValueError(
             f"{len(rows)} catalogue rows have no text in {present}: {id_col} {rows[:5]}"
