@@ -310,7 +310,7 @@ def other_shops(results: list[dict], encoders, seeds=OTHER_SEEDS) -> None:
         test = split(sales, static, SHOP_END, SHOP_WINDOW)
         row = {"seed": seed, "launches": len(test["actual"])}
         for name in ("category mean", "TF-IDF ridge"):
-            settings = _parse_settings(chosen[name])
+            settings = grid_point(chosen[name], METHODS[name][2])
             paths = run_method(name, settings, test, static, cats, encoders)
             row[name] = wape(paths.sum(axis=1), test["actual"].values)
         row[ORACLE] = wape(text_oracle(truth, test), test["actual"].values)
@@ -327,15 +327,16 @@ def other_shops(results: list[dict], encoders, seeds=OTHER_SEEDS) -> None:
         print(f"  mean WAPE {name} {mean[name]:.3f}: {gain:.1%} below the category mean")
 
 
-def _parse_settings(text: str) -> dict:
-    """The results' ``settings`` text (``k=v, ...``) back as the grid's dict."""
+def grid_point(text: str, grid: list[dict]) -> dict:
+    """Settings written ``k=v, ...`` (as the results print them) back as the point of ``grid``."""
     if text == "-":
         return {}
-    pairs = dict(item.split("=", 1) for item in text.split(", "))
-    for point in (point for _, _, grid in METHODS.values() for point in grid):
+    pairs = dict(item.strip().split("=", 1) for item in text.split(","))
+    for point in grid:
         if pairs == {k: str(v) for k, v in point.items()}:
             return point
-    raise ValueError(f"settings {text!r} are not a point of any grid")
+    example = ",".join(f"{k}={v}" for k, v in grid[0].items())
+    raise ValueError(f"{text!r} is not a point of the grid; spell it as it does, e.g. {example}")
 
 
 def blend_study(label: str, name: str, paths, folds: list[dict], test: dict) -> None:

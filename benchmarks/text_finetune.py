@@ -52,6 +52,7 @@ from cold_start import (  # noqa: E402
     SHOP_WINDOW,
     TEST_WEEKS,
     VALID_FOLDS,
+    grid_point,
     online_retail,
     sample_shop,
     split,
@@ -204,15 +205,11 @@ def main() -> None:
 
 
 def _settings(text: str) -> dict:
-    """``alpha=100.0,yearly=True,market_window=8,train_on=all`` as one point of ``RIDGE_GRID``."""
-    pairs = dict(item.split("=", 1) for item in text.split(","))
-    for point in RIDGE_GRID:
-        if pairs == {key: str(value) for key, value in point.items()}:
-            return point
-    raise argparse.ArgumentTypeError(
-        f"{text!r} is not a point of RIDGE_GRID: give alpha, yearly, market_window and train_on "
-        f"as it spells them, e.g. {','.join(f'{k}={v}' for k, v in RIDGE_GRID[0].items())}"
-    )
+    """``--settings``: one point of ``RIDGE_GRID``."""
+    try:
+        return grid_point(text, RIDGE_GRID)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
 
 
 if __name__ == "__main__":
