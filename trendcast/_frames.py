@@ -25,7 +25,17 @@ def to_pandas(df: Any, *, name: str = "df") -> pd.DataFrame:
 
 def like(result: pd.DataFrame, template: Any) -> Any:
     """Converts a pandas result back to the frame type of `template`."""
-    if is_polars(template):
+    return as_type(result, frame_type(template))
+
+
+def frame_type(df: Any) -> str:
+    """``"polars"`` or ``"pandas"``: the type results for ``df`` come back as."""
+    return "polars" if is_polars(df) else "pandas"
+
+
+def as_type(result: pd.DataFrame, kind: str) -> Any:
+    """Converts a pandas result to the frame type named by `frame_type`."""
+    if kind == "polars":
         import polars as pl
 
         return pl.from_pandas(result)

@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
-import copy
+import dataclasses
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from trendcast._frames import like
+from trendcast._frames import as_type, frame_type, like
+from trendcast._params import Estimator
 from trendcast._progress import progress_bar
 from trendcast.data.arrays import Covariates, SeriesArrays
 from trendcast.data.contract import ShopData
-from trendcast.data.validate import validate
+from trendcast.data.validate import validate, validate_dynamic
 from trendcast.evaluation.backtest import Backtest, backtest
-from trendcast.models.base import Model, predictions_to_frame
+from trendcast.models.base import SAVED_CLASSES, Model, predictions_to_frame
 
 DEFAULT_QUANTILES = (0.1, 0.5, 0.9)
 
@@ -64,7 +66,7 @@ def models_by_name(
     line_up = {_NAMES[type(m).__name__]: m for m in default_models(freq)}
     line_up["chronos2"] = Chronos2(chronos or SHIPPED_MODEL, workspace=workspace)
     line_up["lstm"] = LSTM()
-    line_up["ensemble"] = Ensemble([LightGBM(), copy.deepcopy(line_up["chronos2"])])
+    line_up["ensemble"] = Ensemble([LightGBM(), line_up["chronos2"].clone()])
     unknown = [n for n in names if n not in line_up]
     if unknown:
         raise ValueError(f"unknown model(s) {unknown}; choose from {sorted(line_up)}.")
@@ -85,13 +87,14 @@ _NAMES = {
 MODEL_NAMES = (*_NAMES.values(), "chronos2", "lstm", "ensemble")
 
 
-class Forecaster:
+class Forecaster(Estimator):
     """Forecasts many series with several models at once.
 
     Args:
         models: model objects with unique aliases; None means `default_models` for the data.
         freq: ``"D"``, ``"W-SUN"``-style or ``"MS"``; inferred from the data when omitted.
-        quantiles: quantile levels forecast next to the mean (each in (0, 1)).
+        quantiles: quantile levels forecast next to the mean (each in (0, 1)), in the order
+            their columns come.
         id_col, time_col, target_col: column names of the long sales frame.
         fill_gaps: fill missing periods with 0 (reported in ``data_.report``).
         clip_negative: set negative targets to 0 (reported in ``data_.report``).
@@ -126,41 +129,80 @@ class Forecaster:
         self.fill_gaps, self.clip_negative = fill_gaps, clip_negative
         self.progress = progress
 
-    def fit(self, df: Any, *, static: Any = None, dynamic: Any = None) -> Forecaster:
-        """Validates ``df`` (pandas or polars, long format) and fits every model on it."""
-        self.data_ = self._prepare(df, static=static, dynamic=dynamic)
-        self.arrays_ = SeriesArrays.from_frame(
-            self.data_.sales, self.data_.freq, self.data_.columns
-        )
-        self.models_ = []
-        with progress_bar(len(self.templates_), "fit", enabled=self.progress) as advance:
-            for model in self.templates_:
-                self.models_.append(
-                    copy.deepcopy(model).fit(self.arrays_, self._covariates(self.data_))
-                )
+    def fit(
+        self,
+        df: Any,
+        *,
+        static: Any = None,
+        dynamic: Any = None,
+        known_future: Sequence[str] | None = None,
+        categorical: Sequence[str] | None = None,
+        groups: Sequence[str] | None = None,
+    ) -> Forecaster:
+        """Validates ``df`` (pandas or polars, long format) and fits every model on it.
+
+        Args:
+            static: one row per series: hierarchy, attributes, text.
+            dynamic: one row per series and period, covariates; rows past the sales hold the
+                plan (prices, promotions, events) for the periods to forecast, or give the
+                plan to `predict` instead.
+            known_future: the dynamic columns known in advance (plans, calendars), read at the
+                period forecast; the others are read only as far back as each model needs to
+                know them. None: columns named ``price*``, ``promo*``, ``event*``, ``snap*``,
+                ``holiday*``, ``discount*``. ``report_`` says how each column is used.
+            categorical: static columns that are categories whatever their type (integer
+                store numbers); strings are categories anyway.
+            groups: static columns whose groups (same store, same department) the models may
+                learn shared movement from (made categorical); None: ``item_id``,
+                ``store_id``, ``dept_id``, ``cat_id`` where present.
+        """
+        data = self._validate(df, static=static, dynamic=dynamic)
+        templates = self._templates(data.freq)
+        covariates = _covariates(data, known_future, categorical, groups)
+        arrays = SeriesArrays.from_frame(data.sales, data.freq, data.columns)
+        models = []
+        with progress_bar(len(templates), "fit", enabled=self.progress) as advance:
+            for model in templates:
+                models.append(model.clone().fit(arrays, covariates))
                 advance(model.alias)
+        self.data_, self.arrays_, self.covariates_ = data, arrays, _declarations(covariates)
+        self.templates_, self.models_ = templates, models
+        self.input_type_ = frame_type(df)
+        # The first model of the line-up is the recommended one (the default: LightGBM).
+        self.default_alias_ = templates[0].alias
+        self.report_ = covariate_report(data, covariates, models)
         return self
 
-    def predict(self, h: int, *, quantiles: Sequence[float] | None = None) -> Any:
+    def predict(
+        self, h: int, *, quantiles: Sequence[float] | None = None, dynamic: Any = None
+    ) -> Any:
         """Forecasts ``h`` periods past each series' end; same frame type as the fitted input.
+
+        Args:
+            h: periods to forecast.
+            quantiles: levels to forecast (default: the forecaster's), columns in this order.
+            dynamic: the plan for the forecast periods: rows (id, date, known-in-advance
+                columns) that replace the fitted frame's rows for the same series and date.
+                Models that read no covariates forecast as without it.
 
         Returns:
             Long frame: id, ds, one column per model alias, ``{alias}-q-{q}`` per quantile.
         """
-        if not hasattr(self, "models_"):
-            raise RuntimeError("The Forecaster is not fitted yet: call fit(df) before predict(h).")
+        self._check_fitted("predict")
         quantiles = self._check_quantiles(quantiles)
-        predictions = {m.alias: m.predict(h, quantiles) for m in self.models_}
+        plan = self._plan(dynamic)
+        predictions = {m.alias: m.predict(h, quantiles, plan=plan) for m in self.models_}
         frame = predictions_to_frame(self.arrays_, predictions, h, quantiles, self.data_.columns)
-        return like(frame, self._input)
+        return as_type(frame, self.input_type_)
 
-    def explain(self, h: int, *, grouped: bool = True) -> Any:
+    def explain(self, h: int, *, grouped: bool = True, dynamic: Any = None) -> Any:
         """Why the recommended model forecasts what it does: per-forecast contributions.
 
         Args:
             h: horizon, as given to `predict`.
             grouped: sum feature contributions into human terms (trend and recent sales,
                 seasonality and calendar, price, promotion, events, behaviour, attributes).
+            dynamic: the plan for the forecast periods, as in `predict`.
 
         Returns:
             Long frame: id, ds, one column per group (or feature), on the log scale: the row
@@ -168,19 +210,18 @@ class Forecaster:
         """
         from trendcast.evaluation.explain import group_contributions
 
-        if not hasattr(self, "models_"):
-            raise RuntimeError("The Forecaster is not fitted yet: call fit(df) before explain(h).")
+        self._check_fitted("explain")
         model = self.models_[0]
-        if not hasattr(model, "contributions"):
+        if not model.supports_contributions:
             raise ValueError(
                 f"{model.alias} has no per-forecast contributions; explanations come from "
                 "LightGBM: put it first in the model list."
             )
-        contributions = model.contributions(h)
+        contributions = model.contributions(h, plan=self._plan(dynamic))
         if grouped:
             contributions = group_contributions(contributions)
         keys = predictions_to_frame(self.arrays_, {}, h, (), self.data_.columns)
-        return like(pd.concat([keys, contributions], axis=1), self._input)
+        return as_type(pd.concat([keys, contributions], axis=1), self.input_type_)
 
     def backtest(
         self,
@@ -193,33 +234,66 @@ class Forecaster:
         min_history: int | None = None,
         static: Any = None,
         dynamic: Any = None,
+        known_future: Sequence[str] | None = None,
+        categorical: Sequence[str] | None = None,
+        groups: Sequence[str] | None = None,
     ) -> Any:
         """Rolling-origin backtest; see `trendcast.evaluation.backtest.backtest`.
 
-        ``min_history`` defaults to two seasons. The full result (cutoffs, series left out per
-        window) is kept in ``backtest_``.
+        Fits fresh copies of the models; a fitted forecaster stays as it was. ``min_history``
+        defaults to two seasons; the covariate declarations are those of `fit`. The full
+        result (cutoffs, series left out per window) is kept in ``backtest_``.
 
         Returns:
-            Long frame: id, ds, ``cutoff``, target, one column per model (and quantiles).
+            Long frame (the type of ``df``): id, ds, ``cutoff``, target, one column per model
+            (and quantiles).
         """
-        data = self._prepare(df, static=static, dynamic=dynamic)
+        data = self._validate(df, static=static, dynamic=dynamic)
         arrays = SeriesArrays.from_frame(data.sales, data.freq, data.columns)
         self.backtest_: Backtest = backtest(
             arrays,
-            self.templates_,
+            self._templates(data.freq),
             h=h,
             n_windows=n_windows,
             step=step,
             quantiles=self._check_quantiles(quantiles),
             min_history=2 * season_length(data.freq) if min_history is None else min_history,
-            covariates=self._covariates(data),
+            covariates=_covariates(data, known_future, categorical, groups),
             columns=data.columns,
             progress=self.progress,
         )
-        return like(self.backtest_.forecasts, self._input)
+        return like(self.backtest_.forecasts, df)
 
-    def _prepare(self, df: Any, *, static: Any, dynamic: Any) -> ShopData:
-        data = validate(
+    def save(self, path: str | Path) -> Path:
+        """Writes the fitted forecaster (its data contract, frequency, column names, covariate
+        declarations, training data and models) to the folder ``path``, replaced whole and
+        atomically; `Forecaster.load` reads it back and predicts exactly the same."""
+        from trendcast.data.io import atomic_folder
+        from trendcast.data.saved import write_state
+
+        self._check_fitted("save")
+        return atomic_folder(
+            path, lambda tmp: write_state(tmp, self, kind="forecaster", allowed=_SAVED)
+        )
+
+    @classmethod
+    def load(cls, path: str | Path) -> Forecaster:
+        """Reads a forecaster written by `save`; fails with a clear error, never runs code,
+        on a folder that is missing, truncated, edited or of an unknown format version."""
+        from trendcast.data.saved import read_state
+
+        return read_state(path, kind="forecaster", allowed=_SAVED)
+
+    def _saved_state(self, folder: Path) -> dict:
+        # Backtest results are stored as tables, not with the model.
+        return {k: v for k, v in vars(self).items() if k != "backtest_"}
+
+    @property
+    def is_fitted(self) -> bool:
+        return hasattr(self, "models_")
+
+    def _validate(self, df: Any, *, static: Any, dynamic: Any) -> ShopData:
+        return validate(
             df,
             static=static,
             dynamic=dynamic,
@@ -230,23 +304,134 @@ class Forecaster:
             fill_gaps=self.fill_gaps,
             clip_negative=self.clip_negative,
         )
-        models = default_models(data.freq) if self.models is None else list(self.models)
-        _check_models(models)
-        self.templates_, self._input = models, df
-        # The first model of the line-up is the recommended one (the default: LightGBM).
-        self.default_alias_ = models[0].alias
-        return data
 
-    @staticmethod
-    def _covariates(data: ShopData) -> Covariates:
-        return Covariates(static=data.static, dynamic=data.dynamic, columns=data.columns)
+    def _templates(self, freq: str) -> list[Model]:
+        models = default_models(freq) if self.models is None else list(self.models)
+        _check_models(models)
+        return models
+
+    def _plan(self, dynamic: Any) -> pd.DataFrame | None:
+        """The validated plan for the forecast periods, or None."""
+        if dynamic is None:
+            return None
+        data = self.data_
+        if data.dynamic is None:
+            raise ValueError(
+                "the forecaster was fitted without a `dynamic` frame, so no model reads a "
+                "plan. Fix: fit with dynamic=... holding the plan's columns for the history."
+            )
+        plan = validate_dynamic(dynamic, pd.Index(self.arrays_.ids), data.freq, data.columns)
+        given = plan.columns.drop(data.columns.key).tolist()
+        unknown = [c for c in given if c not in data.dynamic.columns]
+        lagged = [c for c in given if c not in unknown and not self.covariates_.is_known_future(c)]
+        if unknown or lagged or not given:
+            raise ValueError(
+                f"the plan (`dynamic`) must hold known-in-advance columns of the fit "
+                f"{[c for c in data.dynamic.columns if self.covariates_.is_known_future(c)]}; "
+                f"it has {given}"
+                + (f"; {unknown} were not in the fitted `dynamic`" if unknown else "")
+                + (
+                    f"; {lagged} are not known in advance (read from the past only), so a "
+                    "plan of them changes nothing: declare them with fit(..., "
+                    "known_future=[...]) if they are planned"
+                    if lagged
+                    else ""
+                )
+                + "."
+            )
+        return plan
 
     def _check_quantiles(self, quantiles: Sequence[float] | None) -> tuple[float, ...]:
         quantiles = tuple(self.quantiles if quantiles is None else quantiles)
         bad = [q for q in quantiles if not 0 < q < 1]
         if bad:
             raise ValueError(f"quantiles must lie strictly between 0 and 1, got {bad}.")
-        return tuple(sorted(set(quantiles)))
+        repeated = sorted({q for q in quantiles if quantiles.count(q) > 1})
+        if repeated:
+            raise ValueError(f"quantiles {repeated} are given twice; give each level once.")
+        return quantiles
+
+
+_SAVED = {
+    **SAVED_CLASSES,
+    "Forecaster": "trendcast.forecaster",
+    "ShopData": "trendcast.data.contract",
+}
+
+
+def _covariates(
+    data: ShopData,
+    known_future: Sequence[str] | None,
+    categorical: Sequence[str] | None,
+    groups: Sequence[str] | None,
+) -> Covariates:
+    """The side frames with the user's declarations, checked against the frames' columns."""
+    for name, declared, frame in (
+        ("known_future", known_future, data.dynamic),
+        ("categorical", categorical, data.static),
+        ("groups", groups, data.static),
+    ):
+        if declared is None:
+            continue
+        if isinstance(declared, str):
+            raise TypeError(f"{name} takes a list of column names, got the string {declared!r}.")
+        have = [] if frame is None else frame.columns.drop(data.columns.id_col, errors="ignore")
+        missing = [c for c in declared if c not in have]
+        if missing:
+            side = "dynamic" if name == "known_future" else "static"
+            raise ValueError(
+                f"{name}={list(declared)} names {missing}, which the {side} frame does not "
+                f"have; it has {list(have)}."
+            )
+    if groups is not None:
+        categorical = list(dict.fromkeys([*(categorical or ()), *groups]))
+    return Covariates(
+        static=data.static,
+        dynamic=data.dynamic,
+        columns=data.columns,
+        known_future=None if known_future is None else tuple(known_future),
+        categorical=None if categorical is None else tuple(categorical),
+        groups=None if groups is None else tuple(groups),
+    )
+
+
+def _declarations(covariates: Covariates) -> Covariates:
+    """The declarations without the frames (the forecaster keeps those in ``data_``)."""
+    return dataclasses.replace(covariates, static=None, dynamic=None)
+
+
+def covariate_report(data: ShopData, covariates: Covariates, models: Sequence[Model]) -> pd.DataFrame:
+    """How each side-frame column is used: one row per column, with who decided it.
+
+    Columns: ``frame`` (static or dynamic), ``column``, ``use`` (in words, from the first model
+    that reads side frames, else as declared) and ``decided_by`` (the declaration or the rule).
+    """
+    usage: dict[str, str] = {}
+    static_usage: dict[str, str] = {}
+    for model in models:
+        reader = getattr(model, "covariate_usage", None)
+        if reader is not None and not usage:
+            usage = reader()
+            static_usage = getattr(model, "static_usage_", {})
+    rows = []
+    if data.dynamic is not None:
+        for name in data.dynamic.columns.drop(data.columns.key):
+            known = covariates.is_known_future(name)
+            if covariates.known_future is not None:
+                decided = "known_future=" if known else "not in known_future="
+            else:
+                decided = "name rule (price*, promo*, event*, ...)"
+            default = "known in advance" if known else "not known in advance: past values only"
+            rows.append(("dynamic", name, usage.get(name, default), decided))
+    if data.static is not None:
+        declared = set(covariates.categorical or ())
+        for name in data.static.columns.drop(data.columns.id_col):
+            decided = "categorical=" if name in declared else "column type"
+            use = static_usage.get(name, "category" if name in declared else "by type")
+            if name in (covariates.groups or ()):
+                use += "; group for shared movement (groups=)"
+            rows.append(("static", name, use, decided))
+    return pd.DataFrame(rows, columns=["frame", "column", "use", "decided_by"])
 
 
 def _check_models(models: list[Model]) -> None:

@@ -149,8 +149,25 @@ class Covariates:
         dynamic: one row per series and period; rows past the sales hold known future values
             (price plans, promotions, events).
         columns: names of the id and time columns.
+        known_future: the dynamic columns known in advance (plans, calendars), as declared;
+            None leaves it to the name rule (`trendcast.features.covariates.is_known_future`).
+        categorical: static columns to treat as categories whatever their type (e.g. integer
+            store numbers); None leaves it to the type (strings are categories).
+        groups: static columns whose groups (same store, same department, ...) models may
+            read cross-series signal from; None means the hierarchy columns present.
     """
 
     static: pd.DataFrame | None = None
     dynamic: pd.DataFrame | None = None
     columns: Columns = Columns()
+    known_future: tuple[str, ...] | None = None
+    categorical: tuple[str, ...] | None = None
+    groups: tuple[str, ...] | None = None
+
+    def is_known_future(self, column: str) -> bool:
+        """Whether the dynamic ``column`` is known for the periods to forecast."""
+        from trendcast.features.covariates import is_known_future
+
+        if self.known_future is not None:
+            return column in self.known_future
+        return is_known_future(column)

@@ -7,7 +7,6 @@ Forecasts are kept where actuals exist.
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -98,7 +97,7 @@ def backtest(
             history = data.head(keep, select=select)
             predictions = {}
             for model in models:
-                fitted = copy.deepcopy(model).fit(history, covariates)
+                fitted = model.clone().fit(history, covariates)
                 predictions[model.alias] = fitted.predict(h, quantiles)
                 advance(f"{cutoff:%Y-%m-%d} {model.alias}")
             window = predictions_to_frame(history, predictions, h, quantiles, columns)

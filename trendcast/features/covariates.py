@@ -6,6 +6,7 @@ features; other string columns become integer category codes.
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 
 import numpy as np
@@ -19,35 +20,86 @@ KNOWN_FUTURE_PREFIXES = ("price", "sell_price", "promo", "event", "snap", "holid
 
 
 def is_known_future(column: str) -> bool:
+    """The name rule for dynamic columns nobody declared: plans and calendars by prefix."""
     return str(column).lower().startswith(KNOWN_FUTURE_PREFIXES)
 
 
-def _codes(values: pd.Series) -> np.ndarray:
-    """Integer codes of a string/categorical column; NaN where missing or empty."""
-    categories = pd.Series(values).astype("category")
-    if "" in categories.cat.categories:
-        categories = categories.cat.remove_categories("")
-    codes = categories.cat.codes.to_numpy().astype(np.float32)
+def _codes(values: pd.Series, categories: list | None = None) -> tuple[np.ndarray, list]:
+    """Integer codes of a string/categorical column (NaN where missing or empty) and the
+    categories they index; ``categories`` fixes them (values outside them are NaN)."""
+    if categories is None:
+        column = pd.Series(values).astype("category")
+        if "" in column.cat.categories:
+            column = column.cat.remove_categories("")
+    else:
+        column = pd.Series(pd.Categorical(values, categories=categories))
+    codes = column.cat.codes.to_numpy().astype(np.float32)
     codes[codes < 0] = np.nan
-    return codes
+    return codes, list(column.cat.categories)
 
 
 def static_features(
-    static: pd.DataFrame | None, ids: np.ndarray, columns: Columns
-) -> tuple[dict[str, np.ndarray], list[str]]:
-    """Per-series numeric features and the names of those that are categorical."""
+    static: pd.DataFrame | None,
+    ids: np.ndarray,
+    columns: Columns,
+    categorical: tuple[str, ...] | None = None,
+) -> tuple[dict[str, np.ndarray], list[str], dict[str, str]]:
+    """Per-series numeric features, the names of those that are categorical, and how each
+    static column is used (in words, for the fit report).
+
+    Numbers are numeric features unless declared ``categorical``; strings are categories,
+    except text columns and strings with a different value on every series (ids, free text),
+    which carry no shared pattern and are left out (the report says so).
+    """
     if static is None:
-        return {}, []
+        return {}, [], {}
+    declared = set(categorical or ())
+    unknown = sorted(declared - set(static.columns))
+    if unknown:
+        raise ValueError(
+            f"categorical={sorted(declared)} names {unknown}, which the static frame does not "
+            f"have; it has {static.columns.drop(columns.id_col).tolist()}."
+        )
     aligned = static.set_index(columns.id_col).reindex(pd.Index(ids))
-    features, categorical = {}, []
+    features, categories, usage = {}, [], {}
     for name in aligned.columns:
         values = aligned[name]
-        if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
+        numeric = pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
+        if name in declared:
+            features[name] = _codes(values)[0]
+            categories.append(name)
+            usage[name] = "category (declared)"
+        elif numeric:
             features[name] = values.to_numpy(np.float32)
-        elif name not in TEXT_COLUMNS and values.nunique() < len(values):
-            features[name] = _codes(values)
-            categorical.append(name)
-    return features, categorical
+            usage[name] = "number"
+        elif name in TEXT_COLUMNS:
+            usage[name] = "text: left to the text features"
+        elif values.nunique() < len(values):
+            features[name] = _codes(values)[0]
+            categories.append(name)
+            usage[name] = "category"
+        else:
+            usage[name] = (
+                "not used: a different value on every series (an id or free text); declare it "
+                "in categorical=... to use it as a category"
+            )
+    return features, categories, usage
+
+
+def apply_plan(dynamic: pd.DataFrame | None, plan: pd.DataFrame, columns: Columns) -> pd.DataFrame:
+    """The dynamic frame with the rows of ``plan`` in place of its own for the same series and
+    period (and added where it had none); columns the plan lacks keep their values."""
+    if dynamic is None:
+        return plan
+    key = columns.key
+    base = dynamic.set_index(key)
+    planned = plan.set_index(key)
+    combined = base.reindex(base.index.union(planned.index))
+    for name in planned.columns:
+        if isinstance(combined[name].dtype, pd.CategoricalDtype):
+            combined[name] = combined[name].astype(object)
+        combined.loc[planned.index, name] = planned[name].to_numpy()
+    return combined.reset_index()
 
 
 class DynamicLookup:
@@ -81,16 +133,77 @@ class DynamicLookup:
         self._present.flat[cells] = True
         self.values: dict[str, np.ndarray] = {}
         self.categorical: list[str] = []
+        self.categories: dict[str, list] = {}
         for name in dynamic.columns.drop(columns.key):
             column = dynamic[name]
             if pd.api.types.is_numeric_dtype(column) or pd.api.types.is_bool_dtype(column):
                 kept = column.to_numpy(np.float32)[keep]
             else:
-                kept = _codes(column[keep])
+                kept, self.categories[name] = _codes(column[keep])
                 self.categorical.append(name)
             dense = np.full(self._shape, np.nan, dtype=np.float32)
             dense.flat[cells] = kept
             self.values[name] = dense
+
+    def overlay(
+        self, plan: pd.DataFrame, ids: np.ndarray, freq: str, columns: Columns
+    ) -> DynamicLookup:
+        """A lookup with the values of ``plan`` (validated dynamic rows of known series) in
+        place of these for its cells, the span widened to cover its periods. Category columns
+        keep the codes of this lookup; this one is left unchanged."""
+        unknown = [c for c in plan.columns.drop(columns.key) if c not in self.values]
+        if unknown:
+            raise ValueError(
+                f"the plan has columns {unknown} that were not in `dynamic` at fit; the model "
+                f"reads {sorted(self.values)}. Fix: refit with them, or leave them out."
+            )
+        series = pd.Index(ids).get_indexer(plan[columns.id_col])
+        periods = period_index(plan[columns.time_col], freq)
+        if (series < 0).any():
+            raise ValueError(
+                f"the plan names series the model was not fitted on, e.g. "
+                f"{plan.loc[series < 0, columns.id_col].unique()[:3].tolist()}."
+            )
+        out = copy.copy(self)
+        out.values = dict(self.values)
+        first = min(self._first, int(periods.min())) if len(periods) else self._first
+        last = self._first + self._shape[1] - 1
+        last = max(last, int(periods.max())) if len(periods) else last
+        out._first, out._shape = first, (self._shape[0], last - first + 1)
+        widened = out._shape != self._shape
+        at = slice(self._first - first, self._first - first + self._shape[1])
+        if widened:
+            out._present = np.zeros(out._shape, dtype=bool)
+            out._present[:, at] = self._present
+            for name, dense in self.values.items():
+                out.values[name] = np.full(out._shape, np.nan, dtype=np.float32)
+                out.values[name][:, at] = dense
+        else:
+            out._present = self._present.copy()
+        cells = (series, periods - first)
+        out._present[cells] = True
+        for name in plan.columns.drop(columns.key):
+            if name in self.categorical:
+                new, _ = _codes(plan[name], self.categories[name])
+                unseen = plan[name].notna() & np.isnan(new) & (plan[name].astype(str) != "")
+                if unseen.any():
+                    raise ValueError(
+                        f"the plan's column {name!r} holds values not seen at fit, e.g. "
+                        f"{plan.loc[unseen, name].unique()[:3].tolist()}; the model knows "
+                        f"{self.categories[name][:10]}. Fix: refit with them in `dynamic`."
+                    )
+            else:
+                try:
+                    new = pd.to_numeric(plan[name]).to_numpy(np.float32)
+                except (TypeError, ValueError):
+                    raise ValueError(
+                        f"the plan's column {name!r} must be numeric, as at fit; it holds "
+                        f"e.g. {plan[name].head(3).tolist()}."
+                    ) from None
+            if not widened:
+                out.values[name] = out.values[name].copy()
+            out.values[name][cells] = new
+        return out
 
     def add_relative(self, name: str, groups: np.ndarray, suffix: str) -> str:
         """Adds column ``{name}_vs_{suffix}``: each value over the mean value of its group
@@ -209,7 +322,7 @@ def sequence_covariates(
     periods = np.repeat(last_period - lengths + 1, lengths) + (
         np.arange(len(data.values)) - np.repeat(data.indptr[:-1], lengths)
     )
-    known = [name for name in lookup.values if is_known_future(name)]
+    known = [name for name in lookup.values if covariates.is_known_future(name)]
     past_only = [name for name in lookup.values if name not in known]
 
     def take(name: str, rows: np.ndarray, at: np.ndarray) -> np.ndarray:

@@ -1,16 +1,46 @@
-"""The model contract: plain objects with ``fit(arrays) -> self`` and ``predict(h, quantiles)``."""
+"""The model contract: plain objects with ``fit(arrays) -> self`` and ``predict(h, quantiles)``.
+
+Every model's ``__init__`` only stores keyword hyperparameters (`get_params`, `set_params`,
+`clone`); learned state ends in ``_``; `save` writes a folder of safe formats (JSON, npz,
+Parquet, LightGBM text, safetensors) that `load` reads back into a model predicting exactly the
+same. `trendcast.models.checks` tests all of this on any model class.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from scipy.stats import norm
 
+from trendcast._params import Estimator
 from trendcast.data.arrays import Covariates, SeriesArrays
 from trendcast.data.contract import Columns, quantile_column
+from trendcast.errors import NotFittedError
+
+# The classes a saved model may hold, by name, with their modules: nothing else is loaded.
+SAVED_CLASSES = {
+    "Naive": "trendcast.models.baselines",
+    "SeasonalNaive": "trendcast.models.baselines",
+    "MovingAverage": "trendcast.models.baselines",
+    "ETS": "trendcast.models.classical",
+    "Croston": "trendcast.models.classical",
+    "TSB": "trendcast.models.classical",
+    "ADIDA": "trendcast.models.classical",
+    "IMAPA": "trendcast.models.classical",
+    "LightGBM": "trendcast.models.gbm",
+    "LSTM": "trendcast.models.lstm",
+    "Chronos2": "trendcast.models.chronos",
+    "Ensemble": "trendcast.models.ensemble",
+    "SeriesArrays": "trendcast.data.arrays",
+    "Covariates": "trendcast.data.arrays",
+    "Columns": "trendcast.data.contract",
+    "DynamicLookup": "trendcast.features.covariates",
+    "Workspace": "trendcast.data.store",
+}
 
 
 def default_horizon(freq: str) -> int:
@@ -32,43 +62,101 @@ class Prediction:
     quantiles: np.ndarray | None = None
 
 
-class Model:
+class Model(Estimator):
     """Base class. Subclasses set ``alias`` and implement `_fit` and `_predict`.
 
     ``__init__`` only stores hyperparameters; learned state ends in ``_``. Models that use
     static or dynamic covariates read them from the ``covariates`` given to `fit`.
+
+    Capabilities (class flags, so callers need not probe for methods):
+        supports_future_covariates: reads known-in-advance covariates at the forecast periods,
+            so `predict` takes a ``plan`` of them (``_predict(h, quantiles, plan)``).
+        supports_sample_paths: has ``sample_paths(h, n_samples, seed=...)``.
+        supports_contributions: has ``contributions(h)`` (per-forecast explanations).
     """
 
     alias: str = "Model"
+    supports_future_covariates: bool = False
+    supports_sample_paths: bool = False
+    supports_contributions: bool = False
 
     def fit(self, data: SeriesArrays, covariates: Covariates | None = None) -> Model:
+        """Learns from every series of ``data`` (and the side frames in ``covariates``).
+
+        Returns:
+            ``self``, fitted.
+        """
         self._fit(data, covariates or Covariates())
         self.n_series_ = data.n_series
         return self
 
-    def predict(self, h: int, quantiles: Sequence[float] = ()) -> Prediction:
+    def predict(
+        self, h: int, quantiles: Sequence[float] = (), *, plan: pd.DataFrame | None = None
+    ) -> Prediction:
+        """Forecasts the next ``h`` periods of every fitted series.
+
+        Args:
+            h: periods to forecast.
+            quantiles: levels in (0, 1); the quantile axis follows this order.
+            plan: validated dynamic rows (id, period, known-in-advance columns) for the
+                forecast periods that replace the plan given at fit; only models with
+                ``supports_future_covariates`` read it.
+
+        Returns:
+            A `Prediction`; means and quantiles are never negative.
+        """
         if not hasattr(self, "n_series_"):
-            raise RuntimeError(
+            raise NotFittedError(
                 f"{self.alias} is not fitted yet: call fit(...) before predict(...)."
             )
         if h < 1:
             raise ValueError(f"horizon h must be a positive number of periods, got {h}.")
-        prediction = self._predict(h, tuple(quantiles))
+        quantiles = tuple(quantiles)
+        if self.supports_future_covariates:
+            prediction = self._predict(h, quantiles, plan)
+        else:
+            prediction = self._predict(h, quantiles)
+        # Demand is never negative; clipping at zero keeps quantiles in their order.
         prediction.mean = np.maximum(prediction.mean, 0.0)
         if prediction.quantiles is not None:
-            # Demand is never negative, and quantiles must not cross.
-            prediction.quantiles = np.sort(np.maximum(prediction.quantiles, 0.0), axis=-1)
+            prediction.quantiles = np.maximum(prediction.quantiles, 0.0)
         return prediction
+
+    def save(self, path: str | Path) -> Path:
+        """Writes the model, fitted or not, to the folder ``path`` (replaced whole, atomically);
+        `load` reads it back."""
+        from trendcast.data.io import atomic_folder
+        from trendcast.data.saved import write_state
+
+        return atomic_folder(
+            path, lambda tmp: write_state(tmp, self, kind="model", allowed=SAVED_CLASSES)
+        )
 
     def _fit(self, data: SeriesArrays, covariates: Covariates) -> None:
         raise NotImplementedError
 
     def _predict(self, h: int, quantiles: tuple[float, ...]) -> Prediction:
+        # Models with ``supports_future_covariates`` take a third argument: the plan or None.
         raise NotImplementedError
 
     def __repr__(self) -> str:
         params = ", ".join(f"{k}={v!r}" for k, v in vars(self).items() if not k.endswith("_"))
         return f"{type(self).__name__}({params})"
+
+
+def load(path: str | Path) -> Model:
+    """Reads a model saved with `Model.save`.
+
+    Raises:
+        trendcast.data.saved.SavedStateError: the folder is missing, truncated, edited, of an
+            unknown format version or holds something else than a model.
+    """
+    from trendcast.data.saved import SavedStateError, read_state
+
+    model = read_state(path, kind="model", allowed=SAVED_CLASSES)
+    if not isinstance(model, Model):
+        raise SavedStateError(f"{path} holds a {type(model).__name__}, not a model.")
+    return model
 
 
 def normal_quantiles(

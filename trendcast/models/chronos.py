@@ -21,21 +21,24 @@ ignores them.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from trendcast._torch import torch_device, torch_threads
 from trendcast.data.arrays import Covariates, SeriesArrays
-from trendcast.features.covariates import SequenceCovariates, sequence_covariates
+from trendcast.features.covariates import SequenceCovariates, apply_plan, sequence_covariates
 from trendcast.models.base import Model, Prediction, default_horizon
 
 SHIPPED_MODEL = "trendcast-chronos2-small"
 WEIGHTS_DIR = Path(__file__).parent / "weights"
 _BASE_FILE = "trendcast_base.json"  # written next to an adapter: which weights it adapts
+_SAVED_WEIGHTS = "weights"  # the fine-tuned weights' folder inside a saved model
 
 
 def resolve_weights(model: str | Path, workspace: Any = None) -> str:
@@ -67,7 +70,7 @@ def resolve_weights(model: str | Path, workspace: Any = None) -> str:
 def load_pipeline(model: str | Path = SHIPPED_MODEL, *, workspace: Any = None, device: str = "cpu"):
     """A ``chronos`` pipeline (Chronos-2 or Chronos-Bolt) for the weights named ``model``.
 
-    A LoRA adapter saved by `Chronos2.save` loads on top of its base weights, merged.
+    A LoRA adapter saved by `Chronos2.save_weights` loads on top of its base weights, merged.
     """
     try:
         from chronos import BaseChronosPipeline
@@ -177,6 +180,7 @@ class Chronos2(Model):
     """
 
     alias = "Chronos2"
+    supports_future_covariates = True
 
     def __init__(
         self,
@@ -265,15 +269,23 @@ class Chronos2(Model):
                 min_past=min(horizon, int(seen.lengths.min())),
             )
 
-    def _sequence_covariates(self, data: SeriesArrays, h: int = 0) -> SequenceCovariates:
+    def _sequence_covariates(
+        self, data: SeriesArrays, h: int = 0, plan: pd.DataFrame | None = None
+    ) -> SequenceCovariates:
         if not self.takes_covariates_:
             return SequenceCovariates([], [], {}, {})
-        return sequence_covariates(data, self.covariates_, h, owner=self.alias)
+        covariates = self.covariates_
+        if plan is not None and self.use_covariates:
+            planned = apply_plan(covariates.dynamic, plan, covariates.columns)
+            covariates = dataclasses.replace(covariates, dynamic=planned)
+        return sequence_covariates(data, covariates, h, owner=self.alias)
 
-    def _predict(self, h: int, quantiles: tuple[float, ...]) -> Prediction:
+    def _predict(
+        self, h: int, quantiles: tuple[float, ...], plan: pd.DataFrame | None = None
+    ) -> Prediction:
         import torch
 
-        covariates = self._sequence_covariates(self.data_, h)
+        covariates = self._sequence_covariates(self.data_, h, plan)
         inputs = chronos_inputs(
             self.data_, covariates, context_length=self.context_length, with_future=True
         )
@@ -298,7 +310,22 @@ class Chronos2(Model):
         grid = stacked[..., [levels.index(q) for q in quantiles]] if quantiles else None
         return Prediction(mean, grid)
 
-    def save(self, path: str | Path) -> Path:
+    def _saved_state(self, folder: Path) -> dict:
+        """The state without the pipeline: fine-tuned weights go to ``weights/`` (safetensors);
+        zero-shot weights are named (``model``) and found again when loading."""
+        state = {k: v for k, v in vars(self).items() if k != "pipeline_"}
+        if "pipeline_" in vars(self) and self.finetune:
+            self.save_weights(folder / _SAVED_WEIGHTS)
+        return state
+
+    def _restore_state(self, state: dict, folder: Path) -> None:
+        self.__dict__.update(state)
+        if "data_" in state:
+            weights = folder / _SAVED_WEIGHTS if self.finetune else self.model
+            device = str(torch_device(self.device))
+            self.pipeline_ = load_pipeline(weights, workspace=self.workspace, device=device)
+
+    def save_weights(self, path: str | Path) -> Path:
         """Writes the fine-tuned weights (adapter or full) to the folder ``path``."""
         if not self.finetune:
             raise ValueError(
@@ -316,4 +343,4 @@ class Chronos2(Model):
         from trendcast.data.store import as_workspace
 
         meta = {"base": str(self.model), "finetune": self.finetune, "steps": self.steps}
-        return as_workspace(workspace).save_model(name, self.save, meta=meta)
+        return as_workspace(workspace).save_model(name, self.save_weights, meta=meta)

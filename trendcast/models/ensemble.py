@@ -10,7 +10,6 @@ quantiles (quantile averaging), so they stay ordered.
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Sequence
 
 import numpy as np
@@ -45,6 +44,10 @@ class Ensemble(Model):
     ):
         self.models, self.window, self.alias = models, window, alias
 
+    @property
+    def supports_future_covariates(self) -> bool:
+        return any(m.supports_future_covariates for m in self.models)
+
     def _fit(self, data: SeriesArrays, covariates: Covariates) -> None:
         h = self.window or default_horizon(data.freq)
         aliases = [m.alias for m in self.models]
@@ -56,7 +59,7 @@ class Ensemble(Model):
             actual = data.last_values(h)[long_enough]
             held_classes = demand_classes(history)
             for model in self.models:
-                mean = copy.deepcopy(model).fit(history, covariates).predict(h).mean
+                mean = model.clone().fit(history, covariates).predict(h).mean
                 by_series = np.nanmean(np.abs(mean - actual), axis=1)
                 errors[model.alias] = pd.Series(by_series).groupby(held_classes).mean()
         # Classes never seen in the window fall back to the pooled errors, then equal weights.
@@ -66,11 +69,13 @@ class Ensemble(Model):
         self.weights_ = weights.div(weights.sum(axis=1), axis=0)
         self.errors_ = errors
         self.classes_ = classes
-        self.members_ = [copy.deepcopy(m).fit(data, covariates) for m in self.models]
+        self.members_ = [m.clone().fit(data, covariates) for m in self.models]
 
-    def _predict(self, h: int, quantiles: tuple[float, ...]) -> Prediction:
+    def _predict(
+        self, h: int, quantiles: tuple[float, ...], plan: pd.DataFrame | None = None
+    ) -> Prediction:
         weights = self.weights_.loc[self.classes_].to_numpy()  # (n_series, n_members)
-        predictions = [m.predict(h, quantiles) for m in self.members_]
+        predictions = [m.predict(h, quantiles, plan=plan) for m in self.members_]
         mean = sum(w[:, None] * p.mean for w, p in zip(weights.T, predictions, strict=True))
         if not quantiles:
             return Prediction(mean)

@@ -39,12 +39,7 @@ import pandas as pd
 from trendcast.data.arrays import Covariates, SeriesArrays, period_index
 from trendcast.data.contract import HIERARCHY_COLUMNS
 from trendcast.features.calendar import calendar_features
-from trendcast.features.covariates import (
-    DynamicLookup,
-    check_future_rows,
-    is_known_future,
-    static_features,
-)
+from trendcast.features.covariates import DynamicLookup, check_future_rows, static_features
 from trendcast.features.lags import WindowStats, lag, periods_since_positive
 from trendcast.models.base import Model, Prediction, default_horizon
 
@@ -96,6 +91,10 @@ class LightGBM(Model):
         >>> bool(fc.predict(7)["LightGBM"].ge(0).all())
         True
     """
+
+    supports_future_covariates = True
+    supports_sample_paths = True
+    supports_contributions = True
 
     def __init__(
         self,
@@ -219,8 +218,9 @@ class LightGBM(Model):
         self.reach_ = self.memory_ + max(self.offsets_) - 1
 
     def _prepare_covariates(self, data: SeriesArrays, covariates: Covariates) -> None:
-        self.static_, self.categorical_ = static_features(
-            covariates.static, data.ids, covariates.columns
+        self.columns_ = covariates.columns
+        self.static_, self.categorical_, self.static_usage_ = static_features(
+            covariates.static, data.ids, covariates.columns, covariates.categorical
         )
         self.dynamic_ = None
         if covariates.dynamic is not None:
@@ -239,19 +239,57 @@ class LightGBM(Model):
             )
             self.categorical_ = self.categorical_ + self.dynamic_.categorical
         # Hierarchy levels shared by several series carry cross-series signal.
+        groups = HIERARCHY_COLUMNS if covariates.groups is None else covariates.groups
         self.groups_ = [
             g
-            for g in HIERARCHY_COLUMNS
+            for g in groups
             if g in self.categorical_ and 1 < np.unique(self.static_[g]).size < data.n_series
         ]
+        dynamic = self.dynamic_.values if self.dynamic_ else {}
+        self.known_future_ = [n for n in dynamic if covariates.is_known_future(n)]
         category = next((g for g in ("dept_id", "cat_id") if g in self.groups_), None)
+        self.relative_ = []
         if self.relative_price and self.dynamic_ is not None and category:
             for name in ("price", "sell_price"):
-                if name in self.dynamic_.values:
-                    self.dynamic_.add_relative(name, self.static_[category], category)
-        self.known_future_ = [
-            n for n in (self.dynamic_.values if self.dynamic_ else {}) if is_known_future(n)
-        ]
+                if name in self.known_future_:
+                    self.relative_.append((name, category))
+            self.dynamic_ = self._with_relative(self.dynamic_)
+            self.known_future_ += [f"{name}_vs_{group}" for name, group in self.relative_]
+
+    def _with_relative(self, lookup: DynamicLookup) -> DynamicLookup:
+        """``lookup`` with each price over its department's mean price in the same period."""
+        for name, group in self.relative_:
+            lookup.add_relative(name, self.static_[group], group)
+        return lookup
+
+    def _planned(self, plan: pd.DataFrame | None) -> DynamicLookup | None:
+        """The covariate lookup with ``plan`` in place of the fitted plan for its cells."""
+        if plan is None:
+            return self.dynamic_
+        if self.dynamic_ is None:
+            raise ValueError(
+                f"{self.alias} was fitted without dynamic covariates, so a plan cannot change "
+                "its forecasts. Fix: fit with a `dynamic` frame holding the planned columns."
+            )
+        lagged = [c for c in plan.columns.drop(self.columns_.key) if c not in self.known_future_]
+        if lagged:
+            raise ValueError(
+                f"{self.alias} reads {lagged} {self.covariate_lag_} periods back, not at the "
+                f"forecast periods, so a plan of them changes nothing. Fix: declare them "
+                f"known in advance at fit (known_future=[...]) or leave them out of the plan."
+            )
+        planned = self.dynamic_.overlay(plan, self.data_.ids, self.freq_, self.columns_)
+        return self._with_relative(planned)
+
+    def covariate_usage(self) -> dict[str, str]:
+        """How each dynamic column is read, in words (for the fit report)."""
+        dynamic = self.dynamic_.values if self.dynamic_ else {}
+        return {
+            name: "known in advance: read at the forecast period"
+            if name in self.known_future_
+            else f"not known in advance: read {self.covariate_lag_} periods back"
+            for name in dynamic
+        }
 
     def _training_counts(self, data: SeriesArrays, offset: int) -> np.ndarray:
         """How many of each series' last periods are training rows of the model of ``offset``."""
@@ -338,8 +376,10 @@ class LightGBM(Model):
 
     # --------------------------------------------------------------- forecasting
 
-    def _predict(self, h: int, quantiles: tuple[float, ...]) -> Prediction:
-        mean = self._forecast(self.boosters_, self.data_, h)
+    def _predict(
+        self, h: int, quantiles: tuple[float, ...], plan: pd.DataFrame | None = None
+    ) -> Prediction:
+        mean = self._forecast(self.boosters_, self.data_, h, dynamic=self._planned(plan))
         if not quantiles:
             return Prediction(mean)
         return Prediction(mean, negative_binomial_quantiles(mean, self.phi_, quantiles))
@@ -351,24 +391,29 @@ class LightGBM(Model):
         h: int,
         series: np.ndarray | None = None,
         explain: list | None = None,
+        dynamic: DynamicLookup | None = None,
     ) -> np.ndarray:
         """Mean forecasts (n_series, h): the mean over the strategy's paths.
 
         ``series`` maps the rows of ``data`` to the fitted series (for a subset of them);
-        ``explain``, if given, receives each step's TreeSHAP contributions and log scale.
+        ``explain``, if given, receives each step's TreeSHAP contributions and log scale;
+        ``dynamic`` is the covariate lookup (default: the fitted one).
         """
         series = np.arange(data.n_series) if series is None else series
+        dynamic = self.dynamic_ if dynamic is None else dynamic
         last_period = period_index(data.last_ds, data.freq)
         check_future_rows(
-            self.dynamic_, self.known_future_, series, last_period, h, data, owner=self.alias
+            dynamic, self.known_future_, series, last_period, h, data, owner=self.alias
         )
         paths = [
-            self._path(boosters, path, data, h, series, last_period, explain)
+            self._path(boosters, path, data, h, series, last_period, explain, dynamic)
             for path in self.paths_
         ]
         return np.mean(paths, axis=0)
 
-    def _path(self, boosters, path, data, h, series, last_period, explain) -> np.ndarray:
+    def _path(
+        self, boosters, path, data, h, series, last_period, explain, dynamic
+    ) -> np.ndarray:
         """One path's forecasts, one period at a time: each period by the model of the
         smallest offset that reaches it, else the largest, fed its own earlier forecasts."""
         n, width = data.n_series, self.reach_ + h
@@ -382,7 +427,13 @@ class LightGBM(Model):
             rows = np.arange(n) * width + self.reach_ + step
             stats = WindowStats(values)
             features, scale = self._features(
-                values, stats, starts, rows - (offset - 1), series, last_period + step + 1
+                values,
+                stats,
+                starts,
+                rows - (offset - 1),
+                series,
+                last_period + step + 1,
+                dynamic=dynamic,
             )
             booster = boosters[offset]
             predicted = booster.predict(features, num_threads=self.n_jobs) * scale
@@ -431,7 +482,9 @@ class LightGBM(Model):
             values, stats, starts, anchors[part], series[part], periods[part], momentum[part]
         )[0]
 
-    def _features(self, values, stats, starts, anchors, series, periods, momentum=None):
+    def _features(
+        self, values, stats, starts, anchors, series, periods, momentum=None, dynamic=None
+    ):
         """Feature matrix (float32, one row per anchor, columns as ``feature_names_``) and each
         row's scale (its recent mean level, floored).
 
@@ -440,8 +493,10 @@ class LightGBM(Model):
         ``stats`` holds the window sums of ``values``; ``starts`` the position where each row's
         series starts; ``momentum`` the rows' group means if already computed over all rows of
         their periods. Target-derived features are divided by the scale, so series of any size
-        share one pattern; the level itself stays a feature.
+        share one pattern; the level itself stays a feature. ``dynamic`` is the covariate
+        lookup (default: the fitted one).
         """
+        dynamic = self.dynamic_ if dynamic is None else dynamic
         position = {name: j for j, name in enumerate(self.feature_names_)}
         matrix = np.empty((len(anchors), len(position)), dtype=np.float32)
 
@@ -467,41 +522,40 @@ class LightGBM(Model):
             put(name, value)
         for name, per_series in self.static_.items():
             put(name, per_series[series])
-        if self.dynamic_ is not None:
-            for name in self.dynamic_.values:
+        if dynamic is not None:
+            for name in dynamic.values:
                 if name in self.known_future_:
-                    put(name, self.dynamic_.take(name, series, periods))
+                    put(name, dynamic.take(name, series, periods))
                 else:
                     put(
                         f"{name}_lag{self.covariate_lag_}",
-                        self.dynamic_.take(name, series, periods - self.covariate_lag_),
+                        dynamic.take(name, series, periods - self.covariate_lag_),
                     )
             for name in ("price", "sell_price"):
                 if name in self.known_future_:
-                    before = self.dynamic_.take(name, series, periods - 7)
+                    before = dynamic.take(name, series, periods - 7)
                     put(f"{name}_change", matrix[:, position[name]] / before)
         return matrix, scale
 
     # -------------------------------------------------------------- explanations
 
-    def contributions(self, h: int) -> pd.DataFrame:
+    def contributions(self, h: int, *, plan: pd.DataFrame | None = None) -> pd.DataFrame:
         """Per-forecast TreeSHAP contributions (LightGBM's own), on the log scale.
 
         One row per series and period (in forecast order) and one column per feature, plus
         ``bias`` (the model's base value) and ``scale`` (the log of the series' recent level, by
         which the model's output is multiplied). For the log-link objectives (tweedie, poisson)
         the row sums are the log of the mean forecast; group columns into human terms with
-        `trendcast.evaluation.explain.group_contributions`.
+        `trendcast.evaluation.explain.group_contributions`. ``plan`` as in `predict`.
         """
-        if not hasattr(self, "boosters_"):
-            raise RuntimeError(f"{self.alias} is not fitted yet: call fit(...) first.")
+        self._check_fitted("contributions")
         if len(self.paths_) > 1:
             raise ValueError(
                 f"{self.alias}: strategy 'mix' averages two forecasts, which no one set of "
                 "contributions adds up to; explain a 'recursive' or 'direct' model instead."
             )
         steps: list = []
-        self._forecast(self.boosters_, self.data_, h, explain=steps)
+        self._forecast(self.boosters_, self.data_, h, explain=steps, dynamic=self._planned(plan))
         by_step = [
             pd.DataFrame(c, columns=[*self.feature_names_, "bias"]).assign(scale=log_scale)
             for c, log_scale in steps
@@ -511,15 +565,19 @@ class LightGBM(Model):
         order = np.arange(h * self.data_.n_series).reshape(h, -1).T.reshape(-1)
         return stacked.iloc[order].reset_index(drop=True)
 
-    def sample_paths(self, h: int, n_samples: int = 200, *, seed: int = 0) -> np.ndarray:
+    def sample_paths(
+        self, h: int, n_samples: int = 200, *, seed: int = 0, plan: pd.DataFrame | None = None
+    ) -> np.ndarray:
         """Demand paths (n_series, n_samples, h) drawn around the mean forecast.
 
         Each path draws one gamma level (mean 1, variance ``phi``) for all its periods and
         Poisson counts around ``level * mean``: every period's marginal is exactly the
         negative binomial of the quantiles, and the shared level makes errors persist over
-        time as forecast errors do, so sums over a lead time are not too narrow.
+        time as forecast errors do, so sums over a lead time are not too narrow. ``plan`` as in
+        `predict`.
         """
-        mean = self._forecast(self.boosters_, self.data_, h)
+        self._check_fitted("sample_paths")
+        mean = self._forecast(self.boosters_, self.data_, h, dynamic=self._planned(plan))
         rng = np.random.default_rng(seed)
         phi = np.maximum(self.phi_, 1e-9)[:, None]
         level = rng.gamma(1 / phi, phi, size=(self.data_.n_series, n_samples))
@@ -528,6 +586,7 @@ class LightGBM(Model):
     def feature_importance(self, kind: str = "gain") -> pd.Series:
         """Global importance of each feature (``"gain"`` or ``"split"``, summed over the
         strategy's models), largest first."""
+        self._check_fitted("feature_importance")
         importance = sum(
             b.feature_importance(importance_type=kind) for b in self.boosters_.values()
         )

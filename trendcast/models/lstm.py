@@ -33,14 +33,17 @@ hold them out, every window trains and all ``epochs`` run.
 from __future__ import annotations
 
 import copy
+import dataclasses
+from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from trendcast._progress import progress_bar
 from trendcast._torch import torch_device, torch_threads
 from trendcast.data.arrays import Covariates, SeriesArrays, period_index
-from trendcast.features.covariates import sequence_covariates
+from trendcast.features.covariates import apply_plan, sequence_covariates
 from trendcast.models.base import Model, Prediction, default_horizon
 
 #: Quantile levels the network forecasts; others are interpolated linearly between them.
@@ -51,6 +54,9 @@ _PERIODS_PER_YEAR = {"D": 365.25, "W": 365.25 / 7, "M": 12.0}
 _MIN_SCALE_SHARE = 0.1
 _PREDICT_BATCH = 4096
 _MAX_VALID = 4096
+
+
+_WEIGHTS_FILE = "network.safetensors"
 
 
 class LSTM(Model):
@@ -97,6 +103,8 @@ class LSTM(Model):
         >>> bool(fc.predict(7)["LSTM"].ge(0).all())
         True
     """
+
+    supports_future_covariates = True
 
     def __init__(
         self,
@@ -343,14 +351,46 @@ class LSTM(Model):
 
         return tensor(encoder), tensor(decoder), tensor(target), scale
 
+    def _saved_state(self, folder: Path) -> dict:
+        """The state with the network's weights written to ``network.safetensors``."""
+        state = dict(vars(self))
+        if "net_" in state:
+            from safetensors.torch import save_file
+
+            weights = state.pop("net_").state_dict()
+            save_file(
+                {k: v.detach().cpu().contiguous() for k, v in weights.items()},
+                str(folder / _WEIGHTS_FILE),
+            )
+            state["device_"] = str(state["device_"])
+        return state
+
+    def _restore_state(self, state: dict, folder: Path) -> None:
+        self.__dict__.update(state)
+        if "device_" in state:
+            import torch
+            from safetensors.torch import load_file
+
+            # Saved on a GPU or not, the weights load on this machine's device.
+            self.device_ = torch_device(self.device)
+            self.net_ = _network(torch, *self._input_sizes(), self._net_sizes())
+            self.net_.load_state_dict(load_file(str(folder / _WEIGHTS_FILE)))
+            self.net_.to(self.device_).eval()
+
     # --------------------------------------------------------------- forecasting
 
-    def _predict(self, h: int, quantiles: tuple[float, ...]) -> Prediction:
+    def _predict(
+        self, h: int, quantiles: tuple[float, ...], plan: pd.DataFrame | None = None
+    ) -> Prediction:
         import torch
 
         data, c = self.data_, self.context_
         tail = data.tail(c)
-        sequence = sequence_covariates(tail, self.covariates_, h, owner=self.alias)
+        covariates = self.covariates_
+        if plan is not None:
+            planned = apply_plan(covariates.dynamic, plan, covariates.columns)
+            covariates = dataclasses.replace(covariates, dynamic=planned)
+        sequence = sequence_covariates(tail, covariates, h, owner=self.alias)
         # The last `c` periods of each series and the `h` to forecast, as in training windows.
         offsets = data.lengths[:, None] - c + np.arange(c + h)
         series = np.repeat(np.arange(data.n_series)[:, None], c + h, axis=1)

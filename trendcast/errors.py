@@ -1,0 +1,5 @@
+"""Exceptions shared by every layer."""
+
+
+class NotFittedError(RuntimeError, AttributeError):
+    """A model, forecaster or text model was asked for results before `fit`."""
