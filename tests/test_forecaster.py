@@ -73,8 +73,7 @@ def test_errors_are_clear(seasonal_sales):
 def test_default_line_up_runs_end_to_end(seasonal_sales):
     fc = Forecaster(quantiles=(0.1, 0.9))
     backtest = fc.backtest(seasonal_sales, h=7, n_windows=2)
-    aliases = [m.alias for m in fc.templates_]
-    assert fc.default_alias_ == "LightGBM"
+    aliases = fc.backtest_.models
     assert aliases == [
         "LightGBM",
         "Naive",

@@ -31,8 +31,7 @@ class Estimator:
         unknown = sorted(set(params) - set(self._param_names()))
         if unknown:
             raise ValueError(
-                f"{type(self).__name__} has no parameter {unknown}; it has "
-                f"{self._param_names()}."
+                f"{type(self).__name__} has no parameter {unknown}; it has {self._param_names()}."
             )
         for name, value in params.items():
             setattr(self, name, value)

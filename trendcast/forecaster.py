@@ -400,7 +400,9 @@ def _declarations(covariates: Covariates) -> Covariates:
     return dataclasses.replace(covariates, static=None, dynamic=None)
 
 
-def covariate_report(data: ShopData, covariates: Covariates, models: Sequence[Model]) -> pd.DataFrame:
+def covariate_report(
+    data: ShopData, covariates: Covariates, models: Sequence[Model]
+) -> pd.DataFrame:
     """How each side-frame column is used: one row per column, with who decided it.
 
     Columns: ``frame`` (static or dynamic), ``column``, ``use`` (in words, from the first model

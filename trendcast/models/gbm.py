@@ -411,9 +411,7 @@ class LightGBM(Model):
         ]
         return np.mean(paths, axis=0)
 
-    def _path(
-        self, boosters, path, data, h, series, last_period, explain, dynamic
-    ) -> np.ndarray:
+    def _path(self, boosters, path, data, h, series, last_period, explain, dynamic) -> np.ndarray:
         """One path's forecasts, one period at a time: each period by the model of the
         smallest offset that reaches it, else the largest, fed its own earlier forecasts."""
         n, width = data.n_series, self.reach_ + h
