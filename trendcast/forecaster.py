@@ -408,13 +408,9 @@ def covariate_report(
     Columns: ``frame`` (static or dynamic), ``column``, ``use`` (in words, from the first model
     that reads side frames, else as declared) and ``decided_by`` (the declaration or the rule).
     """
-    usage: dict[str, str] = {}
-    static_usage: dict[str, str] = {}
-    for model in models:
-        reader = getattr(model, "covariate_usage", None)
-        if reader is not None and not usage:
-            usage = reader()
-            static_usage = getattr(model, "static_usage_", {})
+    reader = next((m for m in models if hasattr(m, "covariate_usage")), None)
+    usage = reader.covariate_usage() if reader else {}
+    static_usage = reader.static_usage_ if reader else {}
     rows = []
     if data.dynamic is not None:
         for name in data.dynamic.columns.drop(data.columns.key):

@@ -173,14 +173,13 @@ class _Writer:
 
     def _array(self, value: np.ndarray, where: str) -> dict:
         if value.dtype == object:
-            items = value.tolist()
-            flat = np.asarray(value, dtype=object).reshape(-1)
+            flat = value.reshape(-1)
             if all(isinstance(v, str) for v in flat):
                 key = self._next("a")
                 self.arrays[key] = value.astype(str)
                 return {"__array__": key, "object": True}
             if all(v is None or isinstance(v, (bool, int, float)) for v in flat):
-                return {"__objects__": items, "shape": list(value.shape)}
+                return {"__objects__": flat.tolist(), "shape": list(value.shape)}
             raise TypeError(
                 f"cannot save {where}: an object array holding other than strings or numbers."
             )
