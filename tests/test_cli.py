@@ -288,7 +288,7 @@ def test_finetune_saves_chronos_by_name_and_forecast_uses_it(shop_dir, tmp_path,
     tune = ["finetune", str(sales), dynamic, f"--workspace={ws}", "--name=shop_lora"]
     assert main([*tune, "--steps=4"]) == 0
     assert "Saved as 'shop_lora'" in capsys.readouterr().out
-    assert (Workspace(ws).model_path("shop_lora") / "adapter_model.safetensors").exists()
+    assert (Workspace(ws).models.path("shop_lora") / "adapter_model.safetensors").exists()
     out = tmp_path / "fc.csv"
     forecast = ["forecast", str(sales), dynamic, "--horizon=14", "--models=chronos2"]
     assert main([*forecast, "--chronos=shop_lora", f"--workspace={ws}", f"--out={out}"]) == 0

@@ -95,13 +95,14 @@ def test_lora_changes_only_adapters_and_saved_model_loads_by_name(shop, tmp_path
 
     workspace = Workspace(tmp_path / "shop.duckdb")
     model.save_to(workspace, "my_shop")
-    assert workspace.catalog().set_index("name").loc["my_shop", "kind"] == "model"
-    reloaded = Chronos2("my_shop", workspace=workspace).fit(small, covariates)
+    saved = workspace.models.list()
+    assert saved[["name", "version", "kind"]].values.tolist() == [["my_shop", 1, "chronos2"]]
+    reloaded = Chronos2("my_shop@1", workspace=workspace).fit(small, covariates)
     np.testing.assert_allclose(
         reloaded.predict(H).mean, model.predict(H).mean, rtol=1e-3, atol=1e-3
     )
-    with pytest.raises(KeyError, match="saved models: \\['my_shop'\\]"):
-        workspace.model_path("other")
+    with pytest.raises(ValueError, match="saved: \\['my_shop'\\]"):
+        Chronos2("other", workspace=workspace).fit(small, covariates)
 
 
 @pytest.fixture(scope="module")

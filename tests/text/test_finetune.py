@@ -68,10 +68,9 @@ def test_save_load_round_trip_gives_identical_predictions(lora, tmp_path):
     lora.save_to(workspace, "title_demand")
     by_name = FineTunedTextRegressor.load_from(workspace, "title_demand")
     np.testing.assert_array_equal(lora.predict(texts), by_name.predict(texts))
-    assert "title_demand" in set(workspace.catalog()["name"])
-    workspace.delete("title_demand")
-    with pytest.raises(KeyError, match="no model 'title_demand'"):
-        FineTunedTextRegressor.load_from(workspace, "title_demand")
+    assert workspace.models.get("title_demand").kind == "text regressor"
+    with pytest.raises(KeyError, match="no model 'titles'"):
+        FineTunedTextRegressor.load_from(workspace, "titles")
 
 
 def test_full_fine_tuning_round_trip_and_trains_base_weights(tiny_model, tmp_path):

@@ -1,15 +1,19 @@
-"""The workspace: one embedded DuckDB file holding datasets, forecasts and backtest results.
+"""The workspace: one embedded DuckDB file holding datasets, forecasts, backtest results and
+the registry of saved models.
 
 Each write replaces a table and its catalog entry in one transaction, so a failure or a crash
 mid-write leaves the previous state intact (DuckDB discards uncommitted work on recovery).
+Readers open the file read-only, so several may read at once; a writer holds it alone, and
+anyone else who tries meanwhile gets `WorkspaceBusyError` naming the process that holds it.
 """
 
 from __future__ import annotations
 
 import json
 import re
-import shutil
-from collections.abc import Callable
+import secrets
+from collections.abc import Sequence
+from datetime import datetime, timezone
 from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
@@ -19,10 +23,19 @@ import pandas as pd
 
 from trendcast._frames import to_pandas
 from trendcast.data.contract import Columns, ShopData
+from trendcast.errors import WorkspaceBusyError
 
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,62}$")
 _CATALOG = "_catalog"
+_RUNS = "_runs"
 _SIDE_FRAMES = ("static", "dynamic", "reviews")
+_SCHEMA = (
+    f"CREATE TABLE IF NOT EXISTS {_CATALOG} (name VARCHAR PRIMARY KEY, kind VARCHAR, "
+    "rows BIGINT, meta VARCHAR, written TIMESTAMP)",
+    f"CREATE TABLE IF NOT EXISTS {_RUNS} (run_id VARCHAR PRIMARY KEY, command VARCHAR, "
+    "tables VARCHAR, meta VARCHAR, written TIMESTAMP)",
+)
+_HOLDER = re.compile(r"Conflicting lock is held in (?P<program>.*?) \(PID (?P<pid>\d+)\)")
 
 
 class Workspace:
@@ -53,12 +66,52 @@ class Workspace:
         for name in frames:
             _check_name(name)
         with self._transaction() as con:
-            for name, frame in frames.items():
-                df = to_pandas(frame, name=name)
-                con.register("_incoming", df)
-                con.execute(f'CREATE OR REPLACE TABLE "{name}" AS SELECT * FROM _incoming')
-                con.unregister("_incoming")
-                _record(con, name, kind, len(df), meta)
+            _write_tables(con, frames, kind, meta)
+
+    def write_run(
+        self,
+        command: str,
+        *,
+        meta: dict,
+        results: dict[str, Any] | None = None,
+        kind: str = "result",
+        shop: tuple[str, ShopData] | None = None,
+    ) -> str:
+        """Stores what one run read and produced in one transaction, marked with a new run id,
+        so a failed or killed run never leaves new inputs beside old results.
+
+        Args:
+            command: what ran (``"forecast"``, ``"train"``, ...).
+            meta: what produced the tables (model reference, version, settings); every
+                table's catalog entry carries it with the run id.
+            results: tables written with ``kind``.
+            shop: ``(name, data)``: the input, stored as by `write_shop`.
+
+        Returns:
+            The run id, also a row of `runs` listing the tables written.
+        """
+        run_id = new_run_id()
+        marked = {**meta, "run_id": run_id}
+        shop_frames, shop_meta = _shop_tables(*shop) if shop else ({}, {})
+        results = results or {}
+        tables = [*shop_frames, *results]
+        for name in tables:
+            _check_name(name)
+        with self._transaction() as con:
+            _write_tables(con, shop_frames, "shop", {**shop_meta, **marked})
+            _write_tables(con, results, kind, marked)
+            con.execute(
+                f"INSERT INTO {_RUNS} VALUES (?, ?, ?, ?, now())",
+                [run_id, command, json.dumps(tables), json.dumps(meta, default=str)],
+            )
+        return run_id
+
+    def runs(self) -> pd.DataFrame:
+        """One row per stored run: run id, command, tables written (JSON), metadata, time."""
+        with self._connect() as con:
+            if _RUNS not in self._tables(con):
+                return pd.DataFrame(columns=["run_id", "command", "tables", "meta", "written"])
+            return con.execute(f"SELECT * FROM {_RUNS} ORDER BY written, run_id").df()
 
     def append(self, name: str, frame: Any, *, kind: str = "dataset", meta: dict | None = None):
         """Adds the rows of ``frame`` to table ``name`` (created if absent) in one transaction,
@@ -88,7 +141,11 @@ class Workspace:
 
     def meta(self, name: str) -> dict:
         with self._connect() as con:
-            row = con.execute(f"SELECT meta FROM {_CATALOG} WHERE name = ?", [name]).fetchone()
+            row = None
+            if _CATALOG in self._tables(con):
+                row = con.execute(
+                    f"SELECT meta FROM {_CATALOG} WHERE name = ?", [name]
+                ).fetchone()
         if row is None:
             raise KeyError(f"no table '{name}' in {self.path}.")
         return json.loads(row[0])
@@ -96,6 +153,8 @@ class Workspace:
     def catalog(self) -> pd.DataFrame:
         """One row per table: name, kind, rows, metadata (JSON) and when it was written."""
         with self._connect() as con:
+            if _CATALOG not in self._tables(con):
+                return pd.DataFrame(columns=["name", "kind", "rows", "meta", "written"])
             return con.execute(f"SELECT * FROM {_CATALOG} ORDER BY name").df()
 
     def delete(self, name: str) -> None:
@@ -103,52 +162,22 @@ class Workspace:
         with self._transaction() as con:
             con.execute(f'DROP TABLE IF EXISTS "{name}"')
             con.execute(f"DELETE FROM {_CATALOG} WHERE name = ?", [name])
-        shutil.rmtree(self.models_dir / name, ignore_errors=True)
 
     @property
     def models_dir(self) -> Path:
-        """Folder beside the workspace file that holds saved models (weights, adapters)."""
+        """Folder beside the workspace file that holds the saved models' files."""
         return self.path.with_name(self.path.name + ".models")
 
-    def save_model(
-        self, name: str, write: Callable[[Path], None], *, meta: dict | None = None
-    ) -> Path:
-        """Stores a model's files under ``name``, replacing any previous model of that name.
+    @property
+    def models(self):
+        """The registry of saved models: versions, promotion, rollback (`ModelRegistry`)."""
+        from trendcast.data.registry import ModelRegistry
 
-        ``write(folder)`` writes the files into a fresh temporary folder, which then replaces
-        the stored one whole: a failure part-way leaves the previous model intact.
-        """
-        from trendcast.data.io import atomic_folder
-
-        _check_name(name)
-        target = atomic_folder(self.models_dir / name, write)
-        with self._transaction() as con:
-            _record(con, name, "model", 0, meta)
-        return target
-
-    def model_path(self, name: str) -> Path:
-        """The folder of the model saved as ``name``."""
-        _check_name(name)
-        path = self.models_dir / name
-        if not path.is_dir():
-            saved = sorted(p.name for p in self.models_dir.glob("[A-Za-z]*") if p.is_dir())
-            raise KeyError(
-                f"no model '{name}' in {self.path}; saved models: {saved or 'none'}. Fine-tune "
-                "one first (e.g. `trendcast finetune ... --name NAME`)."
-            )
-        return path
+        return ModelRegistry(self)
 
     def write_shop(self, name: str, data: ShopData) -> None:
         """Stores sales and side frames as ``{name}_sales``, ``{name}_static``, ... at once."""
-        frames = {f"{name}_sales": data.sales}
-        frames.update(
-            {
-                f"{name}_{part}": getattr(data, part)
-                for part in _SIDE_FRAMES
-                if getattr(data, part) is not None
-            }
-        )
-        meta = {"freq": data.freq, "columns": asdict(data.columns), "report": data.report}
+        frames, meta = _shop_tables(name, data)
         self.write_many(frames, kind="shop", meta=meta)
 
     def read_shop(self, name: str) -> ShopData:
@@ -165,7 +194,9 @@ class Workspace:
         )
 
     @contextmanager
-    def _connect(self, write: bool = False):
+    def _connect(self, write: bool = False, schema: Sequence[str] = ()):
+        """A connection, read-only unless ``write``; a write connection first creates the
+        workspace's own tables (and those of ``schema``) where missing."""
         import duckdb
 
         if not write and not self.path.exists():
@@ -173,20 +204,22 @@ class Workspace:
                 f"no workspace at {self.path}: run `trendcast demo` or write data to it first."
             )
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        con = duckdb.connect(str(self.path))
         try:
-            con.execute(
-                f"CREATE TABLE IF NOT EXISTS {_CATALOG} (name VARCHAR PRIMARY KEY, kind VARCHAR, "
-                "rows BIGINT, meta VARCHAR, written TIMESTAMP)"
-            )
+            con = duckdb.connect(str(self.path), read_only=not write)
+        except duckdb.IOException as error:
+            raise _busy(self.path, error) from None
+        try:
+            if write:
+                for statement in (*_SCHEMA, *schema):
+                    con.execute(statement)
             yield con
         finally:
             con.close()
 
     @contextmanager
-    def _transaction(self):
+    def _transaction(self, schema: Sequence[str] = ()):
         """A write connection whose statements all land (COMMIT) or none do (ROLLBACK)."""
-        with self._connect(write=True) as con:
+        with self._connect(write=True, schema=schema) as con:
             con.execute("BEGIN TRANSACTION")
             try:
                 yield con
@@ -197,12 +230,60 @@ class Workspace:
 
     @staticmethod
     def _names(con) -> set[str]:
+        if _CATALOG not in Workspace._tables(con):
+            return set()
         return {row[0] for row in con.execute(f"SELECT name FROM {_CATALOG}").fetchall()}
+
+    @staticmethod
+    def _tables(con) -> set[str]:
+        """Every table in the file, the workspace's own included."""
+        return {row[0] for row in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
 
 
 def as_workspace(workspace: Workspace | str | Path) -> Workspace:
     """A `Workspace` from itself or from the path of its file."""
     return workspace if isinstance(workspace, Workspace) else Workspace(workspace)
+
+
+def new_run_id() -> str:
+    """A run id that sorts by time and is unique: ``20261203T071502-3f9a1c``."""
+    return f"{datetime.now(timezone.utc):%Y%m%dT%H%M%S}-{secrets.token_hex(3)}"
+
+
+def _shop_tables(name: str, data: ShopData) -> tuple[dict[str, Any], dict]:
+    """The tables of a shop's data, and the catalog metadata that reads them back."""
+    frames = {f"{name}_sales": data.sales}
+    for part in _SIDE_FRAMES:
+        if getattr(data, part) is not None:
+            frames[f"{name}_{part}"] = getattr(data, part)
+    return frames, {"freq": data.freq, "columns": asdict(data.columns), "report": data.report}
+
+
+def _write_tables(con, frames: dict[str, Any], kind: str, meta: dict | None) -> None:
+    for name, frame in frames.items():
+        df = to_pandas(frame, name=name)
+        con.register("_incoming", df)
+        con.execute(f'CREATE OR REPLACE TABLE "{name}" AS SELECT * FROM _incoming')
+        con.unregister("_incoming")
+        _record(con, name, kind, len(df), meta)
+
+
+def _busy(path: Path, error: Exception) -> Exception:
+    """`WorkspaceBusyError` naming the process that holds ``path``, from DuckDB's lock error;
+    any other I/O error as it was."""
+    found = _HOLDER.search(str(error))
+    if found is None:
+        return error
+    pid = found["pid"]
+    try:  # the holder's command line says more than the interpreter's path
+        raw = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")
+        holder = " ".join(raw.decode().split())
+    except OSError:
+        holder = found["program"]
+    return WorkspaceBusyError(
+        f"the workspace {path} is in use by another process, PID {pid} ({holder}), which "
+        f"writes to it. Wait for it to finish and try again, or stop it (`kill {pid}`)."
+    )
 
 
 def _record(con, name: str, kind: str, rows: int, meta: dict | None) -> None:

@@ -54,10 +54,10 @@ def resolve_weights(model: str | Path, workspace: Any = None) -> str:
     if workspace is not None:
         from trendcast.data.store import as_workspace
 
-        ws = as_workspace(workspace)
-        if (ws.models_dir / name).is_dir():
-            return str(ws.model_path(name))
-        saved = sorted(p.name for p in ws.models_dir.glob("[A-Za-z]*") if p.is_dir())
+        registry = as_workspace(workspace).models
+        if "/" not in name and registry.has(name.partition("@")[0]):
+            return str(registry.path(name))
+        saved = sorted(registry.list()["name"].unique())
     if Path(name).exists() or "/" in name:
         return name
     raise ValueError(
@@ -338,9 +338,11 @@ class Chronos2(Model):
         return path
 
     def save_to(self, workspace: Any, name: str) -> Path:
-        """Saves the fine-tuned weights in ``workspace`` as ``name``: ``Chronos2(name, workspace=...)``
-        loads them back. The write is atomic (a failure keeps the previous model of that name)."""
+        """Saves the fine-tuned weights in ``workspace`` as a new version of ``name`` (promoted):
+        ``Chronos2(name, workspace=...)`` (or ``name@VERSION``) loads them back."""
         from trendcast.data.store import as_workspace
 
         meta = {"base": str(self.model), "finetune": self.finetune, "steps": self.steps}
-        return as_workspace(workspace).save_model(name, self.save_weights, meta=meta)
+        return as_workspace(workspace).models.save(
+            name, self.save_weights, kind="chronos2", meta=meta
+        ).path

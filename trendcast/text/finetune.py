@@ -200,22 +200,22 @@ class FineTunedTextRegressor:
         return atomic_write(path, lambda tmp: save_file(tensors, str(tmp), metadata=meta))
 
     def save_to(self, workspace: Any, name: str) -> Path:
-        """Saves the model in ``workspace`` (a `Workspace` or its path) as ``name``;
-        `load_from` reads it back. A failure keeps the previous model of that name."""
+        """Saves the model in ``workspace`` (a `Workspace` or its path) as a new version of
+        ``name`` (promoted); `load_from` reads it (or ``name@VERSION``) back."""
         from trendcast.data.store import as_workspace
 
-        meta = {"kind": "text regressor", "model": self.model, "mode": self.mode}
-        folder = as_workspace(workspace).save_model(
-            name, lambda tmp: self.save(tmp / _FILE), meta=meta
+        meta = {"model": self.model, "mode": self.mode}
+        saved = as_workspace(workspace).models.save(
+            name, lambda tmp: self.save(tmp / _FILE), kind="text regressor", meta=meta
         )
-        return folder / _FILE
+        return saved.path / _FILE
 
     @classmethod
     def load_from(cls, workspace: Any, name: str, *, device: str = "cpu") -> FineTunedTextRegressor:
         """The model saved in ``workspace`` as ``name`` by `save_to`, on ``device``."""
         from trendcast.data.store import as_workspace
 
-        return cls.load(as_workspace(workspace).model_path(name) / _FILE, device=device)
+        return cls.load(as_workspace(workspace).models.path(name) / _FILE, device=device)
 
     @classmethod
     def load(cls, path: str | Path, *, device: str = "cpu") -> FineTunedTextRegressor:
