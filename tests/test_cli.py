@@ -287,7 +287,7 @@ def test_finetune_saves_chronos_by_name_and_forecast_uses_it(shop_dir, tmp_path,
     ws = tmp_path / "ws.duckdb"
     tune = ["finetune", str(sales), dynamic, f"--workspace={ws}", "--name=shop_lora"]
     assert main([*tune, "--steps=4"]) == 0
-    assert "Saved as 'shop_lora'" in capsys.readouterr().out
+    assert "Saved as 'shop_lora@1'" in capsys.readouterr().out
     assert (Workspace(ws).models.path("shop_lora") / "adapter_model.safetensors").exists()
     out = tmp_path / "fc.csv"
     forecast = ["forecast", str(sales), dynamic, "--horizon=14", "--models=chronos2"]

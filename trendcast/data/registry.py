@@ -246,6 +246,4 @@ def _promote(con, name: str, version: int) -> None:
     (seq,) = con.execute(
         f"SELECT coalesce(max(seq), 0) + 1 FROM {_PROMOTIONS} WHERE name = ?", [name]
     ).fetchone()
-    con.execute(
-        f"INSERT INTO {_PROMOTIONS} VALUES (?, ?, ?, now(), NULL)", [name, version, seq]
-    )
+    con.execute(f"INSERT INTO {_PROMOTIONS} VALUES (?, ?, ?, now(), NULL)", [name, version, seq])

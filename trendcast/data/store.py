@@ -13,9 +13,9 @@ import json
 import re
 import secrets
 from collections.abc import Sequence
-from datetime import datetime, timezone
 from contextlib import contextmanager
 from dataclasses import asdict
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -143,9 +143,7 @@ class Workspace:
         with self._connect() as con:
             row = None
             if _CATALOG in self._tables(con):
-                row = con.execute(
-                    f"SELECT meta FROM {_CATALOG} WHERE name = ?", [name]
-                ).fetchone()
+                row = con.execute(f"SELECT meta FROM {_CATALOG} WHERE name = ?", [name]).fetchone()
         if row is None:
             raise KeyError(f"no table '{name}' in {self.path}.")
         return json.loads(row[0])

@@ -343,6 +343,8 @@ class Chronos2(Model):
         from trendcast.data.store import as_workspace
 
         meta = {"base": str(self.model), "finetune": self.finetune, "steps": self.steps}
-        return as_workspace(workspace).models.save(
-            name, self.save_weights, kind="chronos2", meta=meta
-        ).path
+        return (
+            as_workspace(workspace)
+            .models.save(name, self.save_weights, kind="chronos2", meta=meta)
+            .path
+        )

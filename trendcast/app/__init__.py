@@ -1,0 +1,51 @@
+"""The use cases of trendcast on a workspace, as plain functions: read and validate a shop,
+backtest, train and save, forecast from a saved model with a new plan, manage model versions.
+
+The command line, the demo and the REST API are faces over these; they parse and print, the
+functions here do the work and store what a run produced together with its run id.
+
+Example:
+    >>> import tempfile, os
+    >>> from trendcast import simulate_shop
+    >>> from trendcast.app import forecast_saved, train
+    >>> from trendcast.models import SeasonalNaive
+    >>> shop = simulate_shop(n_items=4, n_stores=1, n_periods=120, reviews=False)
+    >>> ws = os.path.join(tempfile.mkdtemp(), "shop.duckdb")
+    >>> trained = train(shop.data, ws, "shop", models=[SeasonalNaive()], horizon=7)
+    >>> trained.version.ref
+    'shop@1'
+    >>> len(forecast_saved(ws, "shop").forecasts)
+    28
+"""
+
+from trendcast.app.forecasting import (
+    Forecast,
+    Trained,
+    backtest_shop,
+    finetune_chronos,
+    fit_and_forecast,
+    forecast_saved,
+    load_saved,
+    train,
+)
+from trendcast.app.models import list_models, promote, rollback
+from trendcast.app.shop import as_frame, data_hash, read_shop, segment, training_span
+
+__all__ = [
+    "Forecast",
+    "Trained",
+    "as_frame",
+    "backtest_shop",
+    "finetune_chronos",
+    "data_hash",
+    "fit_and_forecast",
+    "forecast_saved",
+    "list_models",
+    "load_saved",
+    "promote",
+    "read_shop",
+    "rollback",
+    "segment",
+    "train",
+    "training_span",
+]

@@ -1,0 +1,105 @@
+"""A shop's input, read and validated once per use case, and what identifies it."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from trendcast.data.contract import ShopData
+
+_SIDE = ("static", "dynamic", "reviews")
+
+
+def read_shop(
+    sales: Any,
+    *,
+    static: Any = None,
+    dynamic: Any = None,
+    reviews: Any = None,
+    id_col: str = "unique_id",
+    time_col: str = "ds",
+    target_col: str = "y",
+    freq: str | None = None,
+    fill_gaps: bool = False,
+    clip_negative: bool = False,
+) -> ShopData:
+    """The validated shop from files (CSV or Parquet paths) or frames (pandas or polars).
+
+    Raises:
+        DataValidationError: naming the column, the rows and the fix.
+    """
+    from trendcast.data.validate import validate
+
+    side = {"static": static, "dynamic": dynamic, "reviews": reviews}
+    return validate(
+        as_frame(sales),
+        **{name: as_frame(value) for name, value in side.items() if value is not None},
+        id_col=id_col,
+        time_col=time_col,
+        target_col=target_col,
+        freq=freq,
+        fill_gaps=fill_gaps,
+        clip_negative=clip_negative,
+    )
+
+
+def data_hash(data: ShopData) -> str:
+    """SHA-256 of the shop's rows (sales and side frames): equal data, equal hash."""
+    digest = hashlib.sha256()
+    for part in ("sales", *_SIDE):
+        frame = getattr(data, part)
+        if frame is None:
+            continue
+        digest.update(f"{part}:{','.join(map(str, frame.columns))};".encode())
+        digest.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
+    return digest.hexdigest()
+
+
+def training_span(data: ShopData) -> dict[str, Any]:
+    """First and last date, series and rows of the sales."""
+    dates = data.sales[data.columns.time_col]
+    return {
+        "first": f"{dates.min():%Y-%m-%d}",
+        "last": f"{dates.max():%Y-%m-%d}",
+        "series": int(data.sales[data.columns.id_col].nunique()),
+        "rows": len(data.sales),
+    }
+
+
+def as_frame(value: Any):
+    """A frame as it is, or read from a CSV or Parquet path."""
+    if isinstance(value, (str, Path)):
+        from trendcast.data.io import read_frame
+
+        return read_frame(value)
+    return value
+
+
+def segment(data: ShopData, condition: str) -> ShopData:
+    """The shop's rows of the series whose static column equals a value, ``"COLUMN=VALUE"``."""
+    column, _, value = condition.partition("=")
+    if data.static is None or column not in data.static.columns or not value:
+        known = (
+            "no static file: pass --static" if data.static is None else list(data.static.columns)
+        )
+        raise ValueError(
+            f"a segment is COLUMN=VALUE with a column of the static file ({known}), got "
+            f"'{condition}'."
+        )
+    id_col = data.columns.id_col
+    ids = data.static.loc[data.static[column].astype(str) == value, id_col]
+    if ids.empty:
+        values = sorted(data.static[column].astype(str).unique())[:10]
+        raise ValueError(f"no series has {column}={value}; values include {values}.")
+    return replace(
+        data,
+        **{
+            name: frame[frame[id_col].isin(ids)].reset_index(drop=True)
+            for name in ("sales", "static", "dynamic")
+            if (frame := getattr(data, name)) is not None
+        },
+    )

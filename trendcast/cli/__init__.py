@@ -1,0 +1,97 @@
+"""The ``trendcast`` command line: the demo, data, forecasting, model and decision commands.
+
+One module per command group parses its options and calls the app layer (`trendcast.app`)
+or the library functions a Python user would; bad input ends with a clear message and a
+non-zero exit code, never a traceback (``--debug`` shows one).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from trendcast.cli import data, decisions, forecasting, models, text
+
+EXIT_BAD_INPUT = 2
+EXIT_BUSY = 3  # another process writes to the workspace: try again later
+
+_EXAMPLES = """\
+examples:
+  trendcast demo                                  # sample shop -> backtest, forecast, report
+  trendcast simulate --out shop/ --items 50       # write a sample shop as CSV files
+  trendcast validate shop/sales.csv               # check a sales file against the contract
+  trendcast validate sales.csv --target-col units --fill-gaps
+  trendcast backtest shop/sales.csv --horizon 28 --windows 3 --out backtest.parquet
+  trendcast forecast shop/sales.csv --horizon 28 --models seasonal_naive,ets --out fc.csv
+  trendcast train shop/sales.csv --dynamic shop/dynamic.csv --workspace ws.duckdb --name shop
+  trendcast forecast --workspace ws.duckdb --model shop --dynamic new_plan.csv --out fc.csv
+  trendcast models list --workspace ws.duckdb
+  trendcast models rollback shop --workspace ws.duckdb
+  trendcast finetune shop/sales.csv --dynamic shop/dynamic.csv --workspace ws.duckdb --name mine
+  trendcast plan shop/sales.csv --static shop/static.csv --dynamic shop/dynamic.csv \
+      --stock shop/stock.csv --lead-time 7 --service-level 0.95 --out orders.csv
+  trendcast price shop/sales.csv --static shop/static.csv --dynamic shop/dynamic.csv \
+      --stock shop/stock.csv --out prices.csv --promotions promotions.csv
+  trendcast trends shop/sales.csv --static shop/static.csv --level item_id --html trends.html
+  trendcast search shop/static.csv "warm winter clothes" --k 5
+  trendcast similar shop/static.csv FOODS_1_001 --k 5
+  trendcast coldstart shop/sales.csv --static shop/static.csv --new new_products.csv --periods 8
+  trendcast reviews shop/sales.csv --dynamic shop/dynamic.csv --reviews shop/reviews.csv \
+      --out shop/dynamic_reviews.csv
+
+Sales files are long: one row per series and period, with an id, a date and a target column
+(default names unique_id, ds, y). Daily, weekly (e.g. W-SUN) and month-start data are supported.
+"""
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 0
+    from trendcast.data.validate import DataValidationError
+    from trendcast.errors import WorkspaceBusyError
+
+    try:
+        return args.run(args)
+    except WorkspaceBusyError as error:
+        if args.debug:
+            raise
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_BUSY
+    except (DataValidationError, ValueError, KeyError, FileNotFoundError, TypeError) as error:
+        if args.debug:
+            raise
+        message = error.args[0] if isinstance(error, KeyError) and error.args else error
+        print(f"error: {message}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except Exception as error:
+        if args.debug:
+            raise
+        print(
+            f"internal error: {type(error).__name__}: {error}\n"
+            "Run again with --debug for the traceback, and please report it.",
+            file=sys.stderr,
+        )
+        return 1
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="trendcast",
+        description="Forecast product demand and sales trends for shops and marketplaces.",
+        epilog=_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    parser.set_defaults(command=None)
+    commands = parser.add_subparsers(title="commands", metavar="COMMAND")
+
+    data.register(commands)
+    forecasting.register(commands)
+    models.register(commands)
+    decisions.register(commands)
+    text.register(commands)
+    return parser

@@ -1,0 +1,5 @@
+import sys
+
+from trendcast.cli import main
+
+sys.exit(main())

@@ -1,0 +1,342 @@
+"""Decisions: orders, trends, prices and promotions, new products."""
+
+from __future__ import annotations
+
+import argparse
+
+from trendcast.cli._common import (
+    add_data_arguments,
+    add_text_model_argument,
+    console,
+    load_shop,
+    numbers,
+    store,
+    text_encoder,
+)
+
+
+def register(commands) -> None:
+    plan = commands.add_parser(
+        "plan",
+        help="what to order now: safety stock, reorder point, order quantity per series",
+        description="Forecasts demand with LightGBM, draws demand paths over lead time plus "
+        "review period and sets each series' order-up-to level at the service level; the order "
+        "is what lifts stock on hand plus on order to it, in whole packs and at least the "
+        "minimum order. The stock file may carry per-series pack_size and min_order_qty.",
+    )
+    add_data_arguments(plan)
+    plan.add_argument("--stock", required=True, help="stock file: series id and on_hand")
+    plan.add_argument("--on-order", help="stock ordered but not arrived: series id and quantity")
+    plan.add_argument(
+        "--lead-time", type=int, default=7, help="periods from order to arrival (default: 7)"
+    )
+    plan.add_argument(
+        "--review-period", type=int, default=7, help="periods between orders (default: 7)"
+    )
+    plan.add_argument(
+        "--service-level", type=float, default=0.95, help="target in (0, 1) (default: 0.95)"
+    )
+    plan.add_argument(
+        "--fill-rate",
+        action="store_true",
+        help="the service level is a fill rate (share of demand served), not a cycle service",
+    )
+    plan.add_argument(
+        "--samples", type=int, default=1000, help="demand paths per series (default: 1000)"
+    )
+    plan.add_argument("--out", help="write the order list (.csv or .parquet)")
+    plan.set_defaults(command="plan", run=_plan)
+
+    trends = commands.add_parser(
+        "trends",
+        help="what is rising, declining, hot, slow or dead, with the reasons",
+        description="Compares each series (or item, category, store) with the previous window "
+        "and the same window last year, labels it only when the evidence clears the stated "
+        "thresholds, and lists what is trending. With --horizon the LightGBM forecast of the "
+        "next periods joins the table; with --stock, weeks of cover flag slow movers and dead "
+        "stock.",
+    )
+    add_data_arguments(trends)
+    trends.add_argument("--stock", help="stock file: series id and on_hand (units)")
+    trends.add_argument(
+        "--level",
+        help="item_id, store_id, dept_id, cat_id or another static column (default: the series)",
+    )
+    trends.add_argument(
+        "--window", type=int, default=28, help="periods per comparison window (default: 28)"
+    )
+    trends.add_argument("--horizon", type=int, help="also forecast this many periods with LightGBM")
+    trends.add_argument(
+        "--direction",
+        choices=("rising", "declining"),
+        default="rising",
+        help="what the ranked list shows (default: rising)",
+    )
+    trends.add_argument("--category", help="list only this cat_id")
+    trends.add_argument("--store", help="list only this store_id")
+    trends.add_argument(
+        "--min-volume", type=float, default=0.0, help="minimum units sold in the recent window"
+    )
+    trends.add_argument("--top", type=int, default=20, help="length of the list (default: 20)")
+    trends.add_argument(
+        "--launch-peers",
+        choices=("category", "text"),
+        default="category",
+        help="hold launches to their category's products (default) or to the --k-peers "
+        "products whose titles and descriptions read most alike",
+    )
+    trends.add_argument(
+        "--k-peers", type=int, default=10, help="peers per launch for --launch-peers text"
+    )
+    add_text_model_argument(trends)
+    trends.add_argument("--out", help="write the whole trend table (.csv or .parquet)")
+    trends.add_argument("--html", help="write the trend report with sparklines (.html)")
+    trends.add_argument("--json", help="write the trend table as JSON")
+    trends.set_defaults(command="trends", run=_trends)
+
+    price = commands.add_parser(
+        "price",
+        help="price elasticities, the best price per item, promotion candidates",
+        description="Estimates each item's price elasticity from the history (controlling for "
+        "promotions, events, seasons and trend; sparse items borrow from their category), "
+        "forecasts the next periods with LightGBM and recommends the profit- (or revenue-) "
+        "maximising price within bounds; --promotions also lists items to promote, to push and "
+        "not to promote.",
+    )
+    add_data_arguments(price)
+    price.add_argument("--stock", required=True, help="stock file: series id, on_hand, unit_cost")
+    price.add_argument(
+        "--horizon", type=int, default=28, help="periods the price holds (default: 28)"
+    )
+    price.add_argument(
+        "--bounds",
+        default="0.8,1.2",
+        help="lowest,highest price as multiples of the current one (default: %(default)s)",
+    )
+    price.add_argument("--objective", choices=("profit", "revenue"), default="profit")
+    price.add_argument(
+        "--limit-to-stock", action="store_true", help="no more sales than the stock on hand"
+    )
+    price.add_argument("--discount", type=float, default=0.15, help="promotion price cut")
+    price.add_argument("--out", help="write the price recommendations (.csv or .parquet)")
+    price.add_argument("--elasticities", help="write the elasticities (.csv or .parquet)")
+    price.add_argument("--promotions", help="write the promotion candidates (.csv or .parquet)")
+    price.set_defaults(command="price", run=_price)
+
+    coldstart = commands.add_parser(
+        "coldstart",
+        help="forecast new products' first periods from their text, category and price",
+        description="Learns the early life of the products launched in the sales (their first "
+        "periods) from their titles, descriptions, categories and prices, then forecasts "
+        "products with no sales yet from the same attributes.",
+    )
+    add_data_arguments(coldstart)
+    coldstart.add_argument(
+        "--new", required=True, help="new products: id, title, description, cat_id, price ..."
+    )
+    coldstart.add_argument(
+        "--periods", type=int, default=8, help="periods of early life (default: 8)"
+    )
+    coldstart.add_argument(
+        "--method",
+        choices=("ridge", "knn", "finetuned", "category_mean", "global_mean"),
+        default="ridge",
+        help="ridge on text embeddings, category and price (default), nearest neighbours, "
+        "the text model fine-tuned on the launches' demand, or a baseline",
+    )
+    add_text_model_argument(coldstart)
+    coldstart.add_argument(
+        "--mode",
+        choices=("lora", "full"),
+        help="for --method finetuned: low-rank adapters (the default) or all weights",
+    )
+    coldstart.add_argument(
+        "--device",
+        help="for --method finetuned: cpu (the default), cuda or auto (a GPU when there is one)",
+    )
+    coldstart.add_argument("--out", help="write the forecasts (.csv or .parquet)")
+    coldstart.set_defaults(command="coldstart", run=_coldstart)
+
+
+def _trends(args: argparse.Namespace) -> int:
+    from trendcast.data.io import atomic_write, read_frame, write_frame
+    from trendcast.decisions.plan import fit_forecaster
+    from trendcast.decisions.trends import trend_table, trending
+    from trendcast.report.trends import trend_json, write_trend_report
+
+    data = load_shop(args)
+    cols = data.columns
+    forecasts = None
+    if args.horizon:
+        forecasts = fit_forecaster(data, progress=True).predict(args.horizon)
+    table = trend_table(
+        data.sales,
+        static=data.static,
+        dynamic=data.dynamic,
+        forecasts=forecasts,
+        on_hand=read_frame(args.stock) if args.stock else None,
+        level=args.level,
+        window=args.window,
+        horizon=args.horizon,
+        launch_peers=args.launch_peers,
+        k_peers=args.k_peers,
+        encoder=text_encoder(args, args.workspace) if args.launch_peers == "text" else None,
+        id_col=cols.id_col,
+        time_col=cols.time_col,
+        target_col=cols.target_col,
+    )
+    ranked = trending(
+        table,
+        direction=args.direction,
+        category=args.category,
+        store=args.store,
+        min_volume=args.min_volume,
+        top=args.top,
+    )
+    counts = table["trend"].value_counts().to_dict()
+    console().print(
+        f"{len(table):,} entities as of {table['as_of'].iloc[0]:%Y-%m-%d}: "
+        + ", ".join(f"{counts.get(label, 0):,} {label}" for label in counts)
+    )
+    console().print(f"Top {args.direction} ({len(ranked)}):")
+    for row in ranked.itertuples(index=False):
+        console().print(f"  {row.rank:>3}. {getattr(row, table.columns[0])}: {row.reason}")
+    if args.out:
+        console().print(f"trend table: {write_frame(table, args.out)}")
+    if args.html:
+        path = write_trend_report(
+            args.html,
+            table,
+            history=data.sales,
+            static=data.static,
+            id_col=cols.id_col,
+            time_col=cols.time_col,
+            target_col=cols.target_col,
+        )
+        console().print(f"trend report: {path}")
+    if args.json:
+        text = trend_json(table)
+        path = atomic_write(args.json, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+        console().print(f"trend table (JSON): {path}")
+    store(args, data=data, results={"trends": table})
+    return 0
+
+
+def _plan(args: argparse.Namespace) -> int:
+    from trendcast.data.io import read_frame, write_frame
+    from trendcast.decisions.plan import fit_forecaster, order_list
+
+    data = load_shop(args)
+    forecaster = fit_forecaster(data, progress=True)
+    orders = order_list(
+        forecaster,
+        read_frame(args.stock),
+        lead_time=args.lead_time,
+        review_period=args.review_period,
+        service_level=args.service_level,
+        service_kind="fill_rate" if args.fill_rate else "cycle",
+        on_order=read_frame(args.on_order) if args.on_order else None,
+        n_samples=args.samples,
+    )
+    id_col = data.columns.id_col
+    ordering = orders[orders["order_qty"] > 0].sort_values("order_qty", ascending=False)
+    screen = console()
+    screen.print(
+        f"{len(ordering):,} of {len(orders):,} series to order, {ordering['order_qty'].sum():,.0f} "
+        f"units in all (lead time {args.lead_time}, review every {args.review_period} periods, "
+        f"service level {args.service_level:.0%}). Largest orders:"
+    )
+    for row in ordering.head(10).itertuples(index=False):
+        screen.print(
+            f"  {getattr(row, id_col)}: order {row.order_qty:,.0f} (position "
+            f"{row.inventory_position:,.0f}, order-up-to {row.order_up_to:,.0f}, stock-out "
+            f"risk {row.stockout_probability:.0%})"
+        )
+    if args.out:
+        screen.print(f"orders: {write_frame(orders, args.out)}")
+    store(args, data=data, results={"orders": orders})
+    return 0
+
+
+def _price(args: argparse.Namespace) -> int:
+    from trendcast.data.io import read_frame, write_frame
+    from trendcast.decisions.plan import fit_forecaster, price_list, promotion_list
+
+    bounds = numbers(args.bounds, "--bounds", count=2)
+    data = load_shop(args)
+    stock = read_frame(args.stock)
+    forecasts = fit_forecaster(data, progress=True).predict(args.horizon)
+    prices = price_list(
+        data,
+        forecasts,
+        stock,
+        bounds=bounds,
+        objective=args.objective,
+        limit_to_stock=args.limit_to_stock,
+    )
+    best = prices.best
+    screen = console()
+    moves = best[best["change"].abs() > 0.005].sort_values("gain", ascending=False)
+    screen.print(
+        f"{len(best):,} items; {len(moves):,} with a better price. Largest expected "
+        f"{args.objective} gains over {args.horizon} periods:"
+    )
+    for row in moves.head(10).itertuples(index=False):
+        screen.print(
+            f"  {row.item_id}: {row.price:.2f} -> {row.best_price:.2f} ({row.change:+.0%}), "
+            f"gain {row.gain:,.0f} (90%: {row.gain_lower:,.0f} to {row.gain_upper:,.0f})"
+        )
+    results = {"elasticities": prices.elasticities, "prices": best}
+    if args.promotions:
+        results["promotions"] = promotion_list(
+            data, forecasts, stock, prices.elasticities, discount=args.discount
+        )
+    for name, path in (
+        ("prices", args.out),
+        ("elasticities", args.elasticities),
+        ("promotions", args.promotions),
+    ):
+        if path:
+            screen.print(f"{name}: {write_frame(results[name], path)}")
+    store(args, data=data, results=results)
+    return 0
+
+
+def _coldstart(args: argparse.Namespace) -> int:
+    from trendcast.data.io import read_frame, write_frame
+    from trendcast.models.coldstart import ColdStart
+
+    data = load_shop(args)
+    cols = data.columns
+    if data.static is None:
+        raise ValueError("coldstart learns from the launched products' attributes: pass --static.")
+    finetune = None
+    if args.method == "finetuned":
+        from trendcast.text.finetune import FineTunedTextRegressor
+
+        settings = {"mode": args.mode, "device": args.device, "model": args.text_model}
+        finetune = FineTunedTextRegressor(**{k: v for k, v in settings.items() if v})
+    elif args.mode or args.device:
+        raise ValueError(
+            "--mode and --device set the fine-tuning: use them with --method finetuned."
+        )
+    model = ColdStart(
+        method=args.method,
+        encoder=text_encoder(args),
+        finetune=finetune,
+        alias="ColdStart",
+        # A launch price is used where the product files carry one.
+        price_col="price" if "price" in data.static.columns else None,
+        n_periods=args.periods,
+        id_col=cols.id_col,
+        time_col=cols.time_col,
+        target_col=cols.target_col,
+    ).fit(data.sales, data.static)
+    forecasts = model.predict(read_frame(args.new))
+    totals = forecasts.groupby(cols.id_col, sort=False)["ColdStart"].sum()
+    console().print(f"Expected units over the first {args.periods} periods:")
+    for product, total in totals.items():
+        console().print(f"  {product}: {total:,.1f}")
+    if args.out:
+        console().print(f"forecasts: {write_frame(forecasts, args.out)}")
+    return 0
