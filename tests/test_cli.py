@@ -302,3 +302,66 @@ def test_finetune_saves_chronos_by_name_and_forecast_uses_it(shop_dir, tmp_path,
     assert main([*tune, static, "--segment=cat_id=FOODS", "--steps=2"]) == 0
     assert main([*tune, static, "--segment=cat_id=SHOES", "--steps=2"]) == 2
     assert "no series has cat_id=SHOES" in capsys.readouterr().err
+
+
+def _plans(shop_dir, tmp_path):
+    """The planned prices, promotions and events of the forecast periods, and the same plan
+    with every price cut by 30%."""
+    dynamic = pd.read_parquet(shop_dir / "dynamic.parquet")
+    last = pd.read_parquet(shop_dir / "sales.parquet")["ds"].max()
+    plan = dynamic.loc[dynamic["ds"] > last, ["unique_id", "ds", "price", "promo", "event"]]
+    plan.to_csv(tmp_path / "plan.csv", index=False)
+    plan.assign(price=plan["price"] * 0.7).to_csv(tmp_path / "cheaper.csv", index=False)
+    return tmp_path / "plan.csv", tmp_path / "cheaper.csv"
+
+
+def test_train_then_forecast_from_the_saved_model_in_a_new_process(shop_dir, tmp_path, capsys):
+    ws = tmp_path / "ws.duckdb"
+    files = [f"--{name}={shop_dir / f'{name}.parquet'}" for name in ("static", "dynamic")]
+    train = ["train", str(shop_dir / "sales.parquet"), *files, f"--workspace={ws}"]
+    assert main([*train, "--name=shop", "--horizon=14", "--models=lightgbm,naive"]) == 0
+    printed = capsys.readouterr().out
+    assert "Saved shop@1 (in production)" in printed
+    assert "known in advance" in printed and "read 28 periods back" in printed
+    saved = Workspace(ws).models.get("shop")
+    assert saved.meta["horizon"] == 14 and saved.meta["span"]["series"] == 24
+    assert set(saved.meta["scores"]) == {"LightGBM", "Naive"}
+    files_before = {p: p.stat().st_mtime_ns for p in saved.path.rglob("*")}
+
+    plan, cheaper = _plans(shop_dir, tmp_path)
+    for name, plan_file in (("base", plan), ("cheaper", cheaper)):
+        result = run_cli(
+            "forecast", f"--workspace={ws}", "--model=shop", f"--dynamic={plan_file}",
+            f"--out={tmp_path / name}.csv",
+        )  # fmt: skip
+        assert result.returncode == 0, result.stderr
+        assert "from shop@1" in result.stdout
+    base, cut = (pd.read_csv(tmp_path / f"{name}.csv") for name in ("base", "cheaper"))
+    assert len(base) == 24 * 14 and list(base.columns[:2]) == ["unique_id", "ds"]
+    # The price cut moves the model that reads prices, and only it.
+    assert cut["LightGBM"].sum() > base["LightGBM"].sum()
+    pd.testing.assert_series_equal(base["Naive"], cut["Naive"])
+    # Forecasting read the saved model and wrote nothing into it: no refit, no new version.
+    assert {p: p.stat().st_mtime_ns for p in saved.path.rglob("*")} == files_before
+    assert Workspace(ws).models.list("shop")["version"].tolist() == [1]
+    stored = Workspace(ws).read("shop_forecasts")
+    assert len(stored) == len(cut) and Workspace(ws).meta("shop_forecasts")["model"] == "shop@1"
+
+
+def test_forecast_from_a_saved_model_refuses_options_that_would_change_it(
+    shop_dir, tmp_path, capsys
+):
+    ws = tmp_path / "ws.duckdb"
+    sales = str(shop_dir / "sales.parquet")
+    assert main(["train", sales, "--name=shop", "--horizon=7", "--models=naive"]) == 2
+    assert "pass --workspace" in capsys.readouterr().err
+    args = ["train", sales, f"--workspace={ws}", "--name=shop", "--horizon=7", "--models=naive"]
+    assert main([*args, "--windows=0"]) == 0
+    capsys.readouterr()
+    assert main(["forecast", sales, f"--workspace={ws}", "--model=shop", "--models=ets"]) == 2
+    err = capsys.readouterr().err
+    assert "the sales file, --models cannot be used with --model" in err
+    assert main(["forecast", f"--workspace={ws}", "--model=nope"]) == 2
+    assert "nope" in capsys.readouterr().err
+    assert main(["forecast", "--model=shop"]) == 2
+    assert "pass --workspace" in capsys.readouterr().err
