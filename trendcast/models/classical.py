@@ -1,10 +1,13 @@
 """Classical models from statsforecast: exponential smoothing and intermittent-demand methods.
 
 statsforecast fits each series with numba-compiled code; these wrappers hand it the grouped
-arrays and turn its prediction intervals into quantiles. ETS gives model-based intervals; the
-intermittent methods (Croston, TSB, ADIDA, IMAPA) have none of their own, so they get conformal
-intervals from rolling windows of their own errors. A series too short for a model's fit (or
-for its conformal windows) falls back to statsforecast's Naive.
+arrays and turn its prediction intervals into quantiles. ETS gives model-based intervals and
+keeps each series' fitted state (smoothing parameters, last states, variance), so a saved ETS
+forecasts without refitting. The intermittent methods (Croston, TSB, ADIDA, IMAPA) have no
+intervals of their own: they get conformal intervals from rolling windows of their own errors
+for the horizon asked, so they run on the kept history at predict time (their fit is a few
+smoothing passes). A series too short for a model's fit (or for its conformal windows) falls
+back to statsforecast's Naive.
 """
 
 from __future__ import annotations
@@ -94,9 +97,59 @@ class ETS(StatsForecastModel):
         )
 
     def _make(self, h: int, n_windows: int):
+        from statsforecast.models import Naive
+
+        return Naive()  # for the series whose ETS fit failed
+
+    def _fit(self, data: SeriesArrays, covariates: Covariates) -> None:
         from statsforecast.models import AutoETS
 
-        return AutoETS(season_length=self.season_length, model=self.model, alias=self.alias)
+        self.data_ = data
+        self.states_ = []
+        for i in range(data.n_series):
+            y = data.values[data.indptr[i] : data.indptr[i + 1]]
+            try:
+                fitted = AutoETS(season_length=self.season_length, model=self.model).fit(y)
+            except Exception:  # statsforecast's own fallback: too short or degenerate series
+                self.states_.append(None)
+                continue
+            self.states_.append(_forecast_state(fitted.model_))
+
+    def _predict(self, h: int, quantiles: tuple[float, ...]) -> Prediction:
+        from statsforecast.ets import forecast_ets
+
+        data, levels = self.data_, _levels(quantiles)
+        mean = np.empty((data.n_series, h))
+        stacked = np.empty((data.n_series, h, len(quantiles)))
+        for i, state in enumerate(self.states_):
+            if state is None:
+                continue
+            out = forecast_ets(state, h=h, level=levels or None)
+            mean[i] = out["mean"]
+            for k, q in enumerate(quantiles):
+                level = _levels((q,))
+                side = "lo" if q < 0.5 else "hi"
+                stacked[i, :, k] = out[f"{side}-{level[0]}"] if level else out["mean"]
+        failed = np.array([state is None for state in self.states_])
+        if failed.any():
+            part = data.head(data.lengths, select=failed)
+            mean[failed], stacked[failed] = self._run(part, self._make(h, 0), h, quantiles)
+        return Prediction(mean, stacked if quantiles else None)
+
+
+def _forecast_state(model: dict) -> dict:
+    """What statsforecast's `forecast_ets` reads of a fitted ETS: the last states, the
+    parameters, the variance and the residuals (fitted values are not needed)."""
+    state = {key: model[key] for key in ("components", "par", "m", "sigma2", "distribution")}
+    for key in ("nu", "alpha_dist", "beta_dist"):  # parameters of non-normal error laws
+        if key in model:
+            state[key] = float(model[key])
+    state["states"] = np.asarray(model["states"][-1:], dtype=np.float64)
+    state["residuals"] = np.asarray(model["residuals"], dtype=np.float64)
+    state["fitted"] = np.empty(0)
+    state["sigma2"], state["m"] = float(state["sigma2"]), int(state["m"])
+    state["par"] = np.asarray(state["par"], dtype=np.float64)
+    return state
 
 
 class _Intermittent(StatsForecastModel):
