@@ -174,7 +174,12 @@ class Forecaster(Estimator):
         return self
 
     def predict(
-        self, h: int, *, quantiles: Sequence[float] | None = None, dynamic: Any = None
+        self,
+        h: int,
+        *,
+        quantiles: Sequence[float] | None = None,
+        dynamic: Any = None,
+        models: Sequence[str] | None = None,
     ) -> Any:
         """Forecasts ``h`` periods past each series' end; same frame type as the fitted input.
 
@@ -184,6 +189,7 @@ class Forecaster(Estimator):
             dynamic: the plan for the forecast periods: rows (id, date, known-in-advance
                 columns) that replace the fitted frame's rows for the same series and date.
                 Models that read no covariates forecast as without it.
+            models: aliases of the models to forecast with (default: all), in this order.
 
         Returns:
             Long frame: id, ds, one column per model alias, ``{alias}-q-{q}`` per quantile.
@@ -191,9 +197,20 @@ class Forecaster(Estimator):
         self._check_fitted("predict")
         quantiles = self._check_quantiles(quantiles)
         plan = self._plan(dynamic)
-        predictions = {m.alias: m.predict(h, quantiles, plan=plan) for m in self.models_}
+        chosen = self.models_ if models is None else [self.model(alias) for alias in models]
+        predictions = {m.alias: m.predict(h, quantiles, plan=plan) for m in chosen}
         frame = predictions_to_frame(self.arrays_, predictions, h, quantiles, self.data_.columns)
         return as_type(frame, self.input_type_)
+
+    def model(self, alias: str) -> Model:
+        """The fitted model of that alias."""
+        self._check_fitted("model")
+        for model in self.models_:
+            if model.alias == alias:
+                return model
+        raise ValueError(
+            f"no model {alias!r} in the forecaster; it has {[m.alias for m in self.models_]}."
+        )
 
     def explain(self, h: int, *, grouped: bool = True, dynamic: Any = None) -> Any:
         """Why the recommended model forecasts what it does: per-forecast contributions.

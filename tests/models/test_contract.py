@@ -148,3 +148,17 @@ def test_declared_known_future_columns_are_read_at_the_forecast_period(shop):
     assert declared.loc["Aktion", "decided_by"] == "known_future="
     with pytest.raises(ValueError, match="does not have"):
         fc.fit(shop.sales, dynamic=renamed, known_future=["promo"])
+
+
+def test_predict_with_some_models_only(fitted):
+    both = fitted.predict(5)
+    naive = fitted.predict(5, models=["Naive"])
+    assert [c for c in naive.columns if not c.endswith(("-q-0.9", "-q-0.1"))] == [
+        "unique_id",
+        "ds",
+        "Naive",
+    ]
+    pd.testing.assert_series_equal(naive["Naive"], both["Naive"])
+    assert fitted.model("LightGBM") is fitted.models_[0]
+    with pytest.raises(ValueError, match="no model 'ETS'.*'LightGBM', 'Naive'"):
+        fitted.predict(5, models=["ETS"])

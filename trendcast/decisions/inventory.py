@@ -86,7 +86,7 @@ def demand_paths(
     if not models:
         raise ValueError("The forecaster is not fitted: call fit(df) before demand_paths.")
     model = models[0]
-    if not hasattr(model, "sample_paths"):
+    if not model.supports_sample_paths:
         raise ValueError(
             f"The forecaster's first model ({model.alias}) draws no sample paths. Fix: put a "
             "model with sample_paths first, e.g. Forecaster([LightGBM(), ...])."

@@ -40,7 +40,6 @@ cost ``c`` and elasticity ``e < -1`` is ``c * e / (1 + e)``; `best_price` finds 
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Sequence
 from typing import Any
 
@@ -806,10 +805,10 @@ def what_if(
 ) -> Any:
     """Forecasts under a different price or promotion plan, next to the fitted plan's.
 
-    The fitted model is reused as it is (no refit: a plan changes only the covariates of the
-    periods to forecast, never what the model learned from the past). Its known-future
-    covariates are replaced, for the rows of ``plan``, by the planned values, and the model
-    forecasts again; rows ``plan`` does not name keep the fitted plan.
+    The fitted model forecasts twice, without a refit (a plan changes only the covariates of
+    the periods to forecast, never what the model learned from the past): with the fitted plan,
+    then with ``plan`` given to `Forecaster.predict`, whose rows replace the fitted plan's;
+    rows ``plan`` does not name keep the fitted plan.
 
     A forecaster learns price response only as far as it helps forecast accuracy, and LightGBM
     learns little of it (on the sample shop its implied elasticities barely rank with the true
@@ -850,13 +849,11 @@ def what_if(
         >>> out.columns.tolist()
         ['unique_id', 'ds', 'baseline', 'what_if']
     """
-    from trendcast.features.covariates import DynamicLookup
-
     fitted = _forecasting_model(forecaster, model)
     columns = forecaster.data_.columns
     id_col, time_col = columns.id_col, columns.time_col
     plan_df = to_pandas(plan, name="plan")
-    changed = _check_plan(plan_df, forecaster, fitted)
+    _check_plan(plan_df, forecaster)
     dynamic = forecaster.data_.dynamic
     planned = plan_df.assign(**{time_col: pd.to_datetime(plan_df[time_col])})
     keys = pd.MultiIndex.from_frame(dynamic[[id_col, time_col]].astype({id_col: object}))
@@ -870,26 +867,10 @@ def what_if(
             f"e.g.\n{bad}\nFix: fit the forecaster with the base plan for every period to "
             "forecast, then change it here."
         )
-    scenario = dynamic.copy()
-    for name in changed:
-        values = scenario[name].to_numpy(np.float64, copy=True)
-        values[position] = planned[name].to_numpy(np.float64)
-        scenario[name] = values
-    # The model's lookup holds a subset of the rows (it may drop old ones); rebuild it on
-    # exactly those rows so that every other covariate, and its category codes, stay as fitted.
-    freq = forecaster.arrays_.freq
-    ids = fitted.data_.ids
-    series = pd.Index(ids).get_indexer(scenario[id_col])
-    periods = period_index(scenario[time_col], freq)
-    kept = (series >= 0) & ~fitted.dynamic_.missing(np.maximum(series, 0), periods)
-    planned_model = copy.copy(fitted)
-    planned_model.dynamic_ = DynamicLookup(scenario[kept], ids, freq, columns)
-    base = copy.copy(forecaster)
-    base.models_ = [fitted]
-    alternative = copy.copy(forecaster)
-    alternative.models_ = [planned_model]
-    before = to_pandas(base.predict(h, quantiles=()))
-    after = to_pandas(alternative.predict(h, quantiles=()))
+    # Predict twice, with the fitted plan and with this one: the model is not refitted.
+    forecast = {"quantiles": (), "models": [fitted.alias]}
+    before = to_pandas(forecaster.predict(h, **forecast))
+    after = to_pandas(forecaster.predict(h, dynamic=planned, **forecast))
     out = before[[id_col, time_col]].assign(
         baseline=before[fitted.alias].to_numpy(), what_if=after[fitted.alias].to_numpy()
     )
@@ -902,10 +883,11 @@ def what_if(
         rows = keys.get_indexer(
             pd.MultiIndex.from_frame(out[[id_col, time_col]].astype({id_col: object}))
         )
-        ratio = (
-            scenario[price_col].to_numpy(np.float64)[rows]
-            / dynamic[price_col].to_numpy(np.float64)[rows]
-        )
+        price = dynamic[price_col].to_numpy(np.float64)
+        scenario = price.copy()
+        if price_col in planned.columns:
+            scenario[position] = planned[price_col].to_numpy(np.float64)
+        ratio = scenario[rows] / price[rows]
         slope = _series_elasticity(elasticities, forecaster.data_.static, out[id_col], level)
         out["what_if_elasticity"] = out["baseline"] * ratio**slope
     return like(out, plan)
@@ -942,12 +924,8 @@ def _forecasting_model(forecaster: Any, alias: str | None) -> Any:
     models = getattr(forecaster, "models_", None)
     if not models:
         raise ValueError("The forecaster is not fitted: call fit(df, dynamic=...) first.")
-    chosen = models[0] if alias is None else next((m for m in models if m.alias == alias), None)
-    if chosen is None:
-        raise ValueError(
-            f"No model {alias!r} in the forecaster; it has {[m.alias for m in models]}."
-        )
-    if getattr(chosen, "dynamic_", None) is None or not getattr(chosen, "known_future_", None):
+    chosen = models[0] if alias is None else forecaster.model(alias)
+    if not chosen.supports_future_covariates or forecaster.data_.dynamic is None:
         raise ValueError(
             f"{chosen.alias} reads no known-future covariates, so a plan cannot change its "
             "forecasts. Fix: fit Forecaster([LightGBM(), ...]) with a `dynamic` frame holding "
@@ -956,18 +934,19 @@ def _forecasting_model(forecaster: Any, alias: str | None) -> Any:
     return chosen
 
 
-def _check_plan(plan: pd.DataFrame, forecaster: Any, fitted: Any) -> list[str]:
-    """The planned columns, after checking the plan's shape, columns, values and periods."""
+def _check_plan(plan: pd.DataFrame, forecaster: Any) -> None:
+    """Checks the plan's shape, columns, values and periods."""
     columns = forecaster.data_.columns
     id_col, time_col = columns.id_col, columns.time_col
     missing = [c for c in (id_col, time_col) if c not in plan.columns]
     if missing:
         raise ValueError(f"`plan` has no column {missing}; it has {plan.columns.tolist()}.")
     changed = [c for c in plan.columns if c not in (id_col, time_col)]
+    dynamic = forecaster.data_.dynamic
     allowed = [
         c
-        for c in fitted.known_future_
-        if pd.api.types.is_numeric_dtype(forecaster.data_.dynamic[c])
+        for c in dynamic.columns.drop(list(columns.key))
+        if forecaster.covariates_.is_known_future(c) and pd.api.types.is_numeric_dtype(dynamic[c])
     ]
     wrong = [c for c in changed if c not in allowed]
     if not changed or wrong:
@@ -1006,4 +985,3 @@ def _check_plan(plan: pd.DataFrame, forecaster: Any, fitted: Any) -> list[str]:
             f"`plan` must only change periods after each series' last sale; {int(past.sum())} "
             f"rows do not, e.g.\n{plan.loc[past, [id_col, time_col]].head(5).to_string(index=False)}"
         )
-    return changed

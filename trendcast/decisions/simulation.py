@@ -517,7 +517,7 @@ class ForecastPolicy:
     def _fit_paths(self, review: Review, known: np.ndarray, horizon: int) -> np.ndarray:
         from trendcast.decisions.inventory import demand_paths
 
-        fc = copy.deepcopy(self.forecaster)
+        fc = self.forecaster.clone()
         id_col, time_col, target_col = fc.id_col, fc.time_col, fc.target_col
         cutoff = pd.Timestamp(review.dates[known.shape[1] - 1])
         present = ~np.isnan(known)
