@@ -365,3 +365,28 @@ def test_forecast_from_a_saved_model_refuses_options_that_would_change_it(
     assert "nope" in capsys.readouterr().err
     assert main(["forecast", "--model=shop"]) == 2
     assert "pass --workspace" in capsys.readouterr().err
+
+
+def test_orders_and_prices_from_the_saved_model_follow_the_plan(shop_dir, tmp_path, capsys):
+    ws = tmp_path / "ws.duckdb"
+    files = [f"--{name}={shop_dir / f'{name}.parquet'}" for name in ("static", "dynamic")]
+    train = ["train", str(shop_dir / "sales.parquet"), *files, f"--workspace={ws}"]
+    assert main([*train, "--name=shop", "--horizon=14", "--models=lightgbm", "--windows=0"]) == 0
+    plan, cheaper = _plans(shop_dir, tmp_path)
+    stock = f"--stock={shop_dir / 'stock.parquet'}"
+    saved = [f"--workspace={ws}", "--model=shop", stock]
+    orders = {}
+    for name, plan_file in (("base", plan), ("cheaper", cheaper)):
+        out = tmp_path / f"orders_{name}.csv"
+        assert main(["plan", *saved, f"--dynamic={plan_file}", f"--out={out}"]) == 0
+        orders[name] = pd.read_csv(out)
+    assert "deciding from shop@1, no refit" in capsys.readouterr().out
+    # Cheaper prices sell more, so the order-up-to levels rise.
+    assert orders["cheaper"]["order_up_to"].sum() > orders["base"]["order_up_to"].sum()
+    assert Workspace(ws).meta("orders")["model"] == "shop"
+    assert main(["price", *saved, f"--dynamic={plan}", f"--out={tmp_path / 'p.csv'}"]) == 0
+    assert (pd.read_csv(tmp_path / "p.csv")["best_price"] > 0).all()
+    assert main(["plan", str(shop_dir / "sales.parquet"), *saved]) == 2
+    assert "cannot be used with --model" in capsys.readouterr().err
+    assert main(["plan", "--model=shop", stock]) == 2
+    assert "pass --workspace" in capsys.readouterr().err

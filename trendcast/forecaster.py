@@ -202,6 +202,20 @@ class Forecaster(Estimator):
         frame = predictions_to_frame(self.arrays_, predictions, h, quantiles, self.data_.columns)
         return as_type(frame, self.input_type_)
 
+    def sample_paths(
+        self, h: int, *, n_samples: int = 200, seed: int = 0, dynamic: Any = None
+    ) -> Any:
+        """Demand paths ``(n_series, n_samples, h)`` of the recommended model (the first),
+        in the order of ``arrays_.ids``; ``dynamic`` is the plan, as in `predict`."""
+        self._check_fitted("sample_paths")
+        model = self.models_[0]
+        if not model.supports_sample_paths:
+            raise ValueError(
+                f"The forecaster's first model ({model.alias}) draws no sample paths. Fix: put "
+                "a model with sample_paths first, e.g. Forecaster([LightGBM(), ...])."
+            )
+        return model.sample_paths(h, n_samples, seed=seed, plan=self._plan(dynamic))
+
     def model(self, alias: str) -> Model:
         """The fitted model of that alias."""
         self._check_fitted("model")

@@ -18,6 +18,7 @@ Example:
     28
 """
 
+from trendcast.app.decisions import decision_forecaster
 from trendcast.app.forecasting import (
     Forecast,
     Trained,
@@ -38,6 +39,7 @@ __all__ = [
     "backtest_shop",
     "finetune_chronos",
     "data_hash",
+    "decision_forecaster",
     "fit_and_forecast",
     "forecast_saved",
     "list_models",

@@ -47,6 +47,14 @@ def add_data_arguments(parser: argparse.ArgumentParser, *, sales_optional: bool 
     parser.add_argument("--workspace", help="also store data and results in this DuckDB file")
 
 
+def add_saved_model_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--model",
+        help="decide from this saved model (`trendcast train`), no refit: NAME (in production) "
+        "or NAME@VERSION, with --workspace; --dynamic is then the plan of the coming periods",
+    )
+
+
 def add_model_arguments(parser: argparse.ArgumentParser, *, horizon_required: bool = True) -> None:
     from trendcast.forecaster import MODEL_NAMES
 

@@ -6,6 +6,7 @@ import argparse
 
 from trendcast.cli._common import (
     add_data_arguments,
+    add_saved_model_argument,
     add_text_model_argument,
     console,
     load_shop,
@@ -24,7 +25,8 @@ def register(commands) -> None:
         "is what lifts stock on hand plus on order to it, in whole packs and at least the "
         "minimum order. The stock file may carry per-series pack_size and min_order_qty.",
     )
-    add_data_arguments(plan)
+    add_data_arguments(plan, sales_optional=True)
+    add_saved_model_argument(plan)
     plan.add_argument("--stock", required=True, help="stock file: series id and on_hand")
     plan.add_argument("--on-order", help="stock ordered but not arrived: series id and quantity")
     plan.add_argument(
@@ -103,7 +105,8 @@ def register(commands) -> None:
         "maximising price within bounds; --promotions also lists items to promote, to push and "
         "not to promote.",
     )
-    add_data_arguments(price)
+    add_data_arguments(price, sales_optional=True)
+    add_saved_model_argument(price)
     price.add_argument("--stock", required=True, help="stock file: series id, on_hand, unit_cost")
     price.add_argument(
         "--horizon", type=int, default=28, help="periods the price holds (default: 28)"
@@ -224,10 +227,9 @@ def _trends(args: argparse.Namespace) -> int:
 
 def _plan(args: argparse.Namespace) -> int:
     from trendcast.data.io import read_frame, write_frame
-    from trendcast.decisions.plan import fit_forecaster, order_list
+    from trendcast.decisions.plan import order_list
 
-    data = load_shop(args)
-    forecaster = fit_forecaster(data, progress=True)
+    forecaster, data, plan = _decision_forecaster(args)
     orders = order_list(
         forecaster,
         read_frame(args.stock),
@@ -237,6 +239,7 @@ def _plan(args: argparse.Namespace) -> int:
         service_kind="fill_rate" if args.fill_rate else "cycle",
         on_order=read_frame(args.on_order) if args.on_order else None,
         n_samples=args.samples,
+        dynamic=plan,
     )
     id_col = data.columns.id_col
     ordering = orders[orders["order_qty"] > 0].sort_values("order_qty", ascending=False)
@@ -254,18 +257,18 @@ def _plan(args: argparse.Namespace) -> int:
         )
     if args.out:
         screen.print(f"orders: {write_frame(orders, args.out)}")
-    store(args, data=data, results={"orders": orders})
+    _store(args, data, {"orders": orders})
     return 0
 
 
 def _price(args: argparse.Namespace) -> int:
     from trendcast.data.io import read_frame, write_frame
-    from trendcast.decisions.plan import fit_forecaster, price_list, promotion_list
+    from trendcast.decisions.plan import price_list, promotion_list
 
     bounds = numbers(args.bounds, "--bounds", count=2)
-    data = load_shop(args)
+    forecaster, data, plan = _decision_forecaster(args)
     stock = read_frame(args.stock)
-    forecasts = fit_forecaster(data, progress=True).predict(args.horizon)
+    forecasts = forecaster.predict(args.horizon, dynamic=plan)
     prices = price_list(
         data,
         forecasts,
@@ -298,8 +301,39 @@ def _price(args: argparse.Namespace) -> int:
     ):
         if path:
             screen.print(f"{name}: {write_frame(results[name], path)}")
-    store(args, data=data, results=results)
+    _store(args, data, results)
     return 0
+
+
+def _decision_forecaster(args: argparse.Namespace):
+    """The saved forecaster of --model with the plan of --dynamic, or the default one fitted
+    on the data options (whose --dynamic already holds the plan)."""
+    from trendcast.app import as_frame, decision_forecaster
+
+    if not args.model:
+        forecaster, data, _ = decision_forecaster(load_shop(args), progress=True)
+        return forecaster, data, None
+    if not args.workspace:
+        raise ValueError("--model decides from a saved model: pass --workspace FILE.duckdb.")
+    if args.sales or args.static or args.reviews:
+        raise ValueError(
+            "the sales, --static and --reviews files cannot be used with --model: the saved "
+            "model keeps the data it was trained on; --dynamic gives the plan."
+        )
+    forecaster, data, ref = decision_forecaster(workspace=args.workspace, model=args.model)
+    console().print(f"deciding from {ref}, no refit")
+    return forecaster, data, as_frame(args.dynamic) if args.dynamic else None
+
+
+def _store(args: argparse.Namespace, data, results: dict) -> None:
+    """Results go to the workspace; the input too, unless it is a saved model's."""
+    if args.model:
+        from trendcast.data.store import as_workspace
+
+        meta = {"model": args.model}
+        as_workspace(args.workspace).write_run(args.command, meta=meta, results=results)
+    else:
+        store(args, data=data, results=results)
 
 
 def _coldstart(args: argparse.Namespace) -> int:

@@ -58,7 +58,7 @@ _PLAN_NUMBERS = (
 
 
 def demand_paths(
-    forecaster: Any, h: int, *, n_samples: int = 200, seed: int = 0
+    forecaster: Any, h: int, *, n_samples: int = 200, seed: int = 0, dynamic: Any = None
 ) -> tuple[np.ndarray, np.ndarray]:
     """Series ids and demand sample paths from a fitted `trendcast.Forecaster`.
 
@@ -67,6 +67,8 @@ def demand_paths(
         h: periods per path, at least the longest lead time plus the review period.
         n_samples: paths per series.
         seed: random seed of the draws.
+        dynamic: the plan of the forecast periods (prices, promotions), as in
+            `Forecaster.predict`; None keeps the fitted plan.
 
     Returns:
         ``(ids, paths)``: ids ``(n_series,)`` and paths ``(n_series, n_samples, h)``.
@@ -82,18 +84,11 @@ def demand_paths(
         >>> paths.shape
         (3, 50, 14)
     """
-    models = getattr(forecaster, "models_", None)
-    if not models:
+    if not getattr(forecaster, "models_", None):
         raise ValueError("The forecaster is not fitted: call fit(df) before demand_paths.")
-    model = models[0]
-    if not model.supports_sample_paths:
-        raise ValueError(
-            f"The forecaster's first model ({model.alias}) draws no sample paths. Fix: put a "
-            "model with sample_paths first, e.g. Forecaster([LightGBM(), ...])."
-        )
     _check_int("h", h, minimum=1)
     _check_int("n_samples", n_samples, minimum=1)
-    paths = model.sample_paths(h, n_samples=n_samples, seed=seed)
+    paths = forecaster.sample_paths(h, n_samples=n_samples, seed=seed, dynamic=dynamic)
     return np.asarray(forecaster.arrays_.ids), np.asarray(paths, dtype=float)
 
 

@@ -87,6 +87,7 @@ def order_list(
     on_order: pd.DataFrame | None = None,
     n_samples: int = 1000,
     seed: int = 0,
+    dynamic: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """What to order now for every series in ``stock``, from the forecaster's demand paths.
 
@@ -101,11 +102,15 @@ def order_list(
         on_order: ordered stock not yet arrived: id and ``quantity``.
         n_samples: demand paths per series.
         seed: seed of the paths.
+        dynamic: the plan of the coming periods (prices, promotions), as in
+            `Forecaster.predict`; None keeps the one the forecaster was fitted with.
 
     Returns:
         `replenishment_plan`'s frame, one row per ``stock`` row.
     """
-    ids, paths = demand_paths(forecaster, lead_time + review_period, n_samples=n_samples, seed=seed)
+    ids, paths = demand_paths(
+        forecaster, lead_time + review_period, n_samples=n_samples, seed=seed, dynamic=dynamic
+    )
     return replenishment_plan(
         paths,
         ids,

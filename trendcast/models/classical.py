@@ -115,6 +115,16 @@ class ETS(StatsForecastModel):
                 continue
             self.states_.append(_forecast_state(fitted.model_))
 
+    def _restore_state(self, state: dict, folder) -> None:
+        if "data_" in state and "states_" not in state:
+            from trendcast.data.saved import SavedStateError
+
+            raise SavedStateError(
+                f"{folder} holds an ETS saved without its fitted states, by an earlier "
+                "trendcast: train it again."
+            )
+        self.__dict__.update(state)
+
     def _predict(self, h: int, quantiles: tuple[float, ...]) -> Prediction:
         from statsforecast.ets import forecast_ets
 
