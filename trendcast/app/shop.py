@@ -15,19 +15,12 @@ _SIDE = ("static", "dynamic", "reviews")
 
 
 def read_shop(
-    sales: Any,
-    *,
-    static: Any = None,
-    dynamic: Any = None,
-    reviews: Any = None,
-    id_col: str = "unique_id",
-    time_col: str = "ds",
-    target_col: str = "y",
-    freq: str | None = None,
-    fill_gaps: bool = False,
-    clip_negative: bool = False,
+    sales: Any, *, static: Any = None, dynamic: Any = None, reviews: Any = None, **options: Any
 ) -> ShopData:
     """The validated shop from files (CSV or Parquet paths) or frames (pandas or polars).
+
+    ``options`` go to `trendcast.validate`: ``id_col``, ``time_col``, ``target_col``, ``freq``,
+    ``fill_gaps``, ``clip_negative``.
 
     Raises:
         DataValidationError: naming the column, the rows and the fix.
@@ -38,12 +31,7 @@ def read_shop(
     return validate(
         as_frame(sales),
         **{name: as_frame(value) for name, value in side.items() if value is not None},
-        id_col=id_col,
-        time_col=time_col,
-        target_col=target_col,
-        freq=freq,
-        fill_gaps=fill_gaps,
-        clip_negative=clip_negative,
+        **options,
     )
 
 
