@@ -383,7 +383,7 @@ def test_orders_and_prices_from_the_saved_model_follow_the_plan(shop_dir, tmp_pa
     assert "deciding from shop@1, no refit" in capsys.readouterr().out
     # Cheaper prices sell more, so the order-up-to levels rise.
     assert orders["cheaper"]["order_up_to"].sum() > orders["base"]["order_up_to"].sum()
-    assert Workspace(ws).meta("orders")["model"] == "shop"
+    assert Workspace(ws).meta("orders")["model"] == "shop@1"
     assert main(["price", *saved, f"--dynamic={plan}", f"--out={tmp_path / 'p.csv'}"]) == 0
     assert (pd.read_csv(tmp_path / "p.csv")["best_price"] > 0).all()
     assert main(["plan", str(shop_dir / "sales.parquet"), *saved]) == 2

@@ -229,7 +229,7 @@ def _plan(args: argparse.Namespace) -> int:
     from trendcast.data.io import read_frame, write_frame
     from trendcast.decisions.plan import order_list
 
-    forecaster, data, plan = _decision_forecaster(args)
+    forecaster, data, plan, ref = _decision_forecaster(args)
     orders = order_list(
         forecaster,
         read_frame(args.stock),
@@ -257,7 +257,7 @@ def _plan(args: argparse.Namespace) -> int:
         )
     if args.out:
         screen.print(f"orders: {write_frame(orders, args.out)}")
-    _store(args, data, {"orders": orders})
+    _store(args, data, {"orders": orders}, ref)
     return 0
 
 
@@ -266,7 +266,7 @@ def _price(args: argparse.Namespace) -> int:
     from trendcast.decisions.plan import price_list, promotion_list
 
     bounds = numbers(args.bounds, "--bounds", count=2)
-    forecaster, data, plan = _decision_forecaster(args)
+    forecaster, data, plan, ref = _decision_forecaster(args)
     stock = read_frame(args.stock)
     forecasts = forecaster.predict(args.horizon, dynamic=plan)
     prices = price_list(
@@ -301,7 +301,7 @@ def _price(args: argparse.Namespace) -> int:
     ):
         if path:
             screen.print(f"{name}: {write_frame(results[name], path)}")
-    _store(args, data, results)
+    _store(args, data, results, ref)
     return 0
 
 
@@ -312,7 +312,7 @@ def _decision_forecaster(args: argparse.Namespace):
 
     if not args.model:
         forecaster, data, _ = decision_forecaster(load_shop(args), progress=True)
-        return forecaster, data, None
+        return forecaster, data, None, None
     if not args.workspace:
         raise ValueError("--model decides from a saved model: pass --workspace FILE.duckdb.")
     if args.sales or args.static or args.reviews:
@@ -322,15 +322,16 @@ def _decision_forecaster(args: argparse.Namespace):
         )
     forecaster, data, ref = decision_forecaster(workspace=args.workspace, model=args.model)
     console().print(f"deciding from {ref}, no refit")
-    return forecaster, data, as_frame(args.dynamic) if args.dynamic else None
+    return forecaster, data, as_frame(args.dynamic) if args.dynamic else None, ref
 
 
-def _store(args: argparse.Namespace, data, results: dict) -> None:
-    """Results go to the workspace; the input too, unless it is a saved model's."""
-    if args.model:
+def _store(args: argparse.Namespace, data, results: dict, ref: str | None) -> None:
+    """Results go to the workspace, marked with the saved model version that produced them;
+    the input too, unless it is a saved model's."""
+    if ref:
         from trendcast.data.store import as_workspace
 
-        meta = {"model": args.model}
+        meta = {"model": ref}
         as_workspace(args.workspace).write_run(args.command, meta=meta, results=results)
     else:
         store(args, data=data, results=results)
