@@ -208,12 +208,7 @@ class Forecaster(Estimator):
         """Demand paths ``(n_series, n_samples, h)`` of the recommended model (the first),
         in the order of ``arrays_.ids``; ``dynamic`` is the plan, as in `predict`."""
         self._check_fitted("sample_paths")
-        model = self.models_[0]
-        if not model.supports_sample_paths:
-            raise ValueError(
-                f"The forecaster's first model ({model.alias}) draws no sample paths. Fix: put "
-                "a model with sample_paths first, e.g. Forecaster([LightGBM(), ...])."
-            )
+        model = self._recommended("supports_sample_paths", "draws no sample paths")
         return model.sample_paths(h, n_samples, seed=seed, plan=self._plan(dynamic))
 
     def model(self, alias: str) -> Model:
@@ -242,12 +237,7 @@ class Forecaster(Estimator):
         from trendcast.evaluation.explain import group_contributions
 
         self._check_fitted("explain")
-        model = self.models_[0]
-        if not model.supports_contributions:
-            raise ValueError(
-                f"{model.alias} has no per-forecast contributions; explanations come from "
-                "LightGBM: put it first in the model list."
-            )
+        model = self._recommended("supports_contributions", "has no per-forecast contributions")
         contributions = model.contributions(h, plan=self._plan(dynamic))
         if grouped:
             contributions = group_contributions(contributions)
@@ -371,6 +361,16 @@ class Forecaster(Estimator):
                 + "."
             )
         return plan
+
+    def _recommended(self, capability: str, lacking: str) -> Model:
+        """The first model of the line-up, which must have the capability flag."""
+        model = self.models_[0]
+        if not getattr(model, capability):
+            raise ValueError(
+                f"The forecaster's first model ({model.alias}) {lacking}. Fix: put LightGBM "
+                "first, e.g. Forecaster([LightGBM(), ...])."
+            )
+        return model
 
     def _check_quantiles(self, quantiles: Sequence[float] | None) -> tuple[float, ...]:
         quantiles = tuple(self.quantiles if quantiles is None else quantiles)

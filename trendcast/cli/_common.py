@@ -167,16 +167,21 @@ def numbers(text: str, option: str, *, count: int) -> tuple[float, ...]:
     return values
 
 
-def store(args: argparse.Namespace, *, data, results: dict | None = None) -> None:
-    """With ``--workspace``, stores the input and the results as one run."""
+def store(
+    args: argparse.Namespace, *, data, results: dict | None = None, model: str | None = None
+) -> None:
+    """With ``--workspace``, stores the input and the results as one run; results made from
+    a saved ``model`` (``NAME@VERSION``) are marked with it, and its input is not stored again."""
     if not args.workspace:
         return
     from trendcast.data.store import Workspace
 
     workspace = Workspace(args.workspace)
-    run_id = workspace.write_run(
-        args.command, meta={"source": str(args.sales)}, shop=("input", data), results=results
-    )
+    if model:
+        meta, shop = {"model": model}, None
+    else:
+        meta, shop = {"source": str(args.sales)}, ("input", data)
+    run_id = workspace.write_run(args.command, meta=meta, shop=shop, results=results)
     console().print(f"stored in workspace {workspace.path} (run {run_id})")
 
 

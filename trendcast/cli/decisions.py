@@ -257,7 +257,7 @@ def _plan(args: argparse.Namespace) -> int:
         )
     if args.out:
         screen.print(f"orders: {write_frame(orders, args.out)}")
-    _store(args, data, {"orders": orders}, ref)
+    store(args, data=data, results={"orders": orders}, model=ref)
     return 0
 
 
@@ -301,7 +301,7 @@ def _price(args: argparse.Namespace) -> int:
     ):
         if path:
             screen.print(f"{name}: {write_frame(results[name], path)}")
-    _store(args, data, results, ref)
+    store(args, data=data, results=results, model=ref)
     return 0
 
 
@@ -323,18 +323,6 @@ def _decision_forecaster(args: argparse.Namespace):
     forecaster, data, ref = decision_forecaster(workspace=args.workspace, model=args.model)
     console().print(f"deciding from {ref}, no refit")
     return forecaster, data, as_frame(args.dynamic) if args.dynamic else None, ref
-
-
-def _store(args: argparse.Namespace, data, results: dict, ref: str | None) -> None:
-    """Results go to the workspace, marked with the saved model version that produced them;
-    the input too, unless it is a saved model's."""
-    if ref:
-        from trendcast.data.store import as_workspace
-
-        meta = {"model": ref}
-        as_workspace(args.workspace).write_run(args.command, meta=meta, results=results)
-    else:
-        store(args, data=data, results=results)
 
 
 def _coldstart(args: argparse.Namespace) -> int:

@@ -25,6 +25,13 @@ def _levels(quantiles: tuple[float, ...]) -> list[int | float]:
     return sorted(int(lv) if float(lv).is_integer() else lv for lv in levels)
 
 
+def _interval_key(q: float) -> str | None:
+    """statsforecast's name of the interval bound that is quantile ``q`` (``"lo-80"`` for
+    0.1); None for the median, which is the mean forecast."""
+    level = _levels((q,))
+    return f"{'lo' if q < 0.5 else 'hi'}-{level[0]}" if level else None
+
+
 class StatsForecastModel(Model):
     """Runs one statsforecast model on grouped arrays. Subclasses build the model in `_make`."""
 
@@ -64,11 +71,9 @@ class StatsForecastModel(Model):
         engine = StatsForecast([model], freq=data.freq, n_jobs=self.n_jobs, fallback_model=Naive())
         out = engine.forecast(df=frame, h=h, level=_levels(quantiles) or None)
         name = str(model)
-        columns = []
-        for q in quantiles:
-            level = _levels((q,))
-            side = "lo" if q < 0.5 else "hi"
-            columns.append(out[f"{name}-{side}-{level[0]}"] if level else out[name])
+        columns = [
+            out[f"{name}-{key}"] if (key := _interval_key(q)) else out[name] for q in quantiles
+        ]
         mean = out[name].to_numpy(np.float64).reshape(-1, h)
         if not quantiles:
             return mean, np.empty((data.n_series, h, 0))
@@ -96,11 +101,6 @@ class ETS(StatsForecastModel):
             n_jobs,
         )
 
-    def _make(self, h: int, n_windows: int):
-        from statsforecast.models import Naive
-
-        return Naive()  # for the series whose ETS fit failed
-
     def _fit(self, data: SeriesArrays, covariates: Covariates) -> None:
         from statsforecast.models import AutoETS
 
@@ -115,18 +115,9 @@ class ETS(StatsForecastModel):
                 continue
             self.states_.append(_forecast_state(fitted.model_))
 
-    def _restore_state(self, state: dict, folder) -> None:
-        if "data_" in state and "states_" not in state:
-            from trendcast.data.saved import SavedStateError
-
-            raise SavedStateError(
-                f"{folder} holds an ETS saved without its fitted states, by an earlier "
-                "trendcast: train it again."
-            )
-        self.__dict__.update(state)
-
     def _predict(self, h: int, quantiles: tuple[float, ...]) -> Prediction:
         from statsforecast.ets import forecast_ets
+        from statsforecast.models import Naive
 
         data, levels = self.data_, _levels(quantiles)
         mean = np.empty((data.n_series, h))
@@ -137,13 +128,12 @@ class ETS(StatsForecastModel):
             out = forecast_ets(state, h=h, level=levels or None)
             mean[i] = out["mean"]
             for k, q in enumerate(quantiles):
-                level = _levels((q,))
-                side = "lo" if q < 0.5 else "hi"
-                stacked[i, :, k] = out[f"{side}-{level[0]}"] if level else out["mean"]
+                key = _interval_key(q)
+                stacked[i, :, k] = out[key] if key else out["mean"]
         failed = np.array([state is None for state in self.states_])
         if failed.any():
             part = data.head(data.lengths, select=failed)
-            mean[failed], stacked[failed] = self._run(part, self._make(h, 0), h, quantiles)
+            mean[failed], stacked[failed] = self._run(part, Naive(), h, quantiles)
         return Prediction(mean, stacked if quantiles else None)
 
 
