@@ -2,6 +2,7 @@
 
 import pandas as pd
 
+from trendcast.app import forecast_saved
 from trendcast.data.store import Workspace
 from trendcast.demo import run_demo
 
@@ -21,3 +22,9 @@ def test_demo_writes_forecasts_decisions_and_reports(tmp_path):
     assert "<svg" in result.files["trends"].read_text()
     stored = set(Workspace(result.files["workspace"]).catalog()["name"])
     assert {"orders", "prices", "elasticities", "promotions", "trends", "stock"} <= stored
+    # One run holds the shop, the results and the decisions, made by the saved model.
+    runs = Workspace(result.files["workspace"]).runs()
+    assert runs["command"].tolist() == ["demo"] and result.model == "sample@1"
+    assert Workspace(result.files["workspace"]).meta("orders")["model"] == "sample@1"
+    saved = forecast_saved(result.files["workspace"], "sample", store=False).forecasts
+    pd.testing.assert_frame_equal(saved, pd.read_parquet(result.files["forecasts"]))

@@ -1,4 +1,5 @@
-"""The main job on the built-in sample shop: simulate, store, backtest, forecast, report."""
+"""The main job on the built-in sample shop: simulate, train and save, forecast, decide, report,
+through the same use cases as the command line (`trendcast.app`)."""
 
 from __future__ import annotations
 
@@ -7,14 +8,13 @@ from pathlib import Path
 
 import pandas as pd
 
+from trendcast.app.forecasting import train
 from trendcast.data.io import write_frame
 from trendcast.data.simulate import sample_stock, simulate_shop
 from trendcast.data.store import Workspace
 from trendcast.decisions.plan import order_list, price_list, promotion_list
 from trendcast.decisions.trends import trend_table
-from trendcast.evaluation.backtest import score_backtest
 from trendcast.evaluation.explain import group_importance
-from trendcast.forecaster import Forecaster, season_length
 from trendcast.report.decisions import order_section, price_section, promotion_section
 from trendcast.report.html import write_report
 from trendcast.report.trends import write_trend_report
@@ -30,6 +30,7 @@ class DemoResult:
     best_model: str
     files: dict[str, Path]
     summary: dict[str, object]
+    model: str  # the saved forecaster, NAME@VERSION in the workspace
 
 
 def run_demo(
@@ -50,7 +51,7 @@ def run_demo(
     +-20%, promotion candidates and the trend report.
 
     Outputs: ``trendcast.duckdb`` (workspace with the shop, backtest, scores, forecasts and
-    decisions), ``forecasts.parquet``, ``backtest.parquet``, ``scores.csv``, ``orders.csv``,
+    decisions of one run, and the forecaster saved as model ``sample``), ``forecasts.parquet``, ``backtest.parquet``, ``scores.csv``, ``orders.csv``,
     ``prices.csv``, ``promotions.csv``, ``report.html`` and ``trends.html``.
     """
     out = Path(out_dir)
@@ -61,18 +62,19 @@ def run_demo(
     data = shop.data
     sales = data.sales
     workspace = Workspace(out / "trendcast.duckdb")
-    workspace.write_shop("sample", data)
-
-    forecaster = Forecaster(quantiles=DEMO_QUANTILES, progress=progress)
-    side = {"static": data.static, "dynamic": data.dynamic}
-    backtest = forecaster.backtest(sales, h=horizon, n_windows=n_windows, **side)
-    scores = score_backtest(
-        forecaster.backtest_,
-        sales,
-        seasonality=season_length(data.freq),
+    # Backtest, fit and save as the model a shop would keep: `trendcast forecast --model sample`.
+    trained = train(
+        data,
+        workspace,
+        "sample",
+        quantiles=DEMO_QUANTILES,
+        horizon=horizon,
+        n_windows=n_windows,
+        progress=progress,
     )
+    forecaster, backtest, scores = trained.forecaster, trained.backtest, trained.scores
     best = str(scores["WAPE"].idxmin())
-    forecasts = forecaster.fit(sales, **side).predict(horizon)
+    forecasts = forecaster.predict(horizon)
     drivers = group_importance(forecaster.models_[0].feature_importance())
 
     stock = sample_stock(data, seed=seed)
@@ -97,11 +99,6 @@ def run_demo(
         "to": sales["ds"].max().date(),
         "zero share": round(float((sales["y"] == 0).mean()), 3),
     }
-    workspace.write_many(
-        {"backtest": backtest, "forecasts": forecasts, "scores": scores.reset_index()},
-        kind="result",
-        meta={"horizon": horizon, "windows": n_windows, "best_model": best},
-    )
     decisions = {
         "stock": stock,
         "orders": orders,
@@ -110,7 +107,13 @@ def run_demo(
         "promotions": promotions,
         "trends": trends,
     }
-    workspace.write_many(decisions, kind="decision", meta={"horizon": horizon})
+    workspace.write_run(
+        "demo",
+        meta={"model": trained.version.ref, "horizon": horizon, "windows": n_windows},
+        shop=("sample", data),
+        results={"backtest": backtest, "forecasts": forecasts, "scores": scores.reset_index()},
+        decisions=decisions,
+    )
     files = {
         "workspace": workspace.path,
         "forecasts": write_frame(forecasts, out / "forecasts.parquet"),
@@ -152,4 +155,6 @@ def run_demo(
             promotion_section(promotions),
         ],
     )
-    return DemoResult(scores=scores, best_model=best, files=files, summary=summary)
+    return DemoResult(
+        scores=scores, best_model=best, files=files, summary=summary, model=trained.version.ref
+    )

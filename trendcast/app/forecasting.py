@@ -28,6 +28,7 @@ class Trained:
     forecaster: Forecaster
     scores: pd.DataFrame | None  # backtest scores per model; None without a backtest
     fit_seconds: float
+    backtest: Any = None  # the backtest forecasts, beside the actuals; None without one
 
 
 @dataclass
@@ -111,9 +112,9 @@ def train(
         target_col=data.columns.target_col,
         progress=progress,
     )
-    scores = None
+    backtest, scores = None, None
     if n_windows:
-        _, scores = backtest_shop(
+        backtest, scores = backtest_shop(
             data, forecaster, horizon=horizon, n_windows=n_windows, **declarations
         )
     started = time.perf_counter()
@@ -146,7 +147,7 @@ def train(
         meta=meta,
         promote=promote,
     )
-    return Trained(version, forecaster, scores, fit_seconds)
+    return Trained(version, forecaster, scores, fit_seconds, backtest)
 
 
 def load_saved(workspace: Any, model: str) -> tuple[Forecaster, ModelVersion]:

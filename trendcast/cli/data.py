@@ -92,6 +92,10 @@ def _demo(args: argparse.Namespace) -> int:
     screen.print(f"Done in {time.perf_counter() - started:.0f} s. Outputs:")
     for name, path in result.files.items():
         screen.print(f"  {name:<10} {path}")
+    screen.print(
+        f"Saved model {result.model}: forecast from it with `trendcast forecast --workspace "
+        f"{result.files['workspace']} --model sample`."
+    )
     return 0
 
 

@@ -76,6 +76,7 @@ class Workspace:
         results: dict[str, Any] | None = None,
         kind: str = "result",
         shop: tuple[str, ShopData] | None = None,
+        decisions: dict[str, Any] | None = None,
     ) -> str:
         """Stores what one run read and produced in one transaction, marked with a new run id,
         so a failed or killed run never leaves new inputs beside old results.
@@ -86,6 +87,7 @@ class Workspace:
                 table's catalog entry carries it with the run id.
             results: tables written with ``kind``.
             shop: ``(name, data)``: the input, stored as by `write_shop`.
+            decisions: tables written with kind ``"decision"`` (orders, prices, ...).
 
         Returns:
             The run id, also a row of `runs` listing the tables written.
@@ -93,13 +95,14 @@ class Workspace:
         run_id = new_run_id()
         marked = {**meta, "run_id": run_id}
         shop_frames, shop_meta = _shop_tables(*shop) if shop else ({}, {})
-        results = results or {}
-        tables = [*shop_frames, *results]
+        results, decisions = results or {}, decisions or {}
+        tables = [*shop_frames, *results, *decisions]
         for name in tables:
             _check_name(name)
         with self._transaction() as con:
             _write_tables(con, shop_frames, "shop", {**shop_meta, **marked})
             _write_tables(con, results, kind, marked)
+            _write_tables(con, decisions, "decision", marked)
             con.execute(
                 f"INSERT INTO {_RUNS} VALUES (?, ?, ?, ?, now())",
                 [run_id, command, json.dumps(tables), json.dumps(meta, default=str)],
