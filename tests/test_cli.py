@@ -390,3 +390,18 @@ def test_orders_and_prices_from_the_saved_model_follow_the_plan(shop_dir, tmp_pa
     assert "cannot be used with --model" in capsys.readouterr().err
     assert main(["plan", "--model=shop", stock]) == 2
     assert "pass --workspace" in capsys.readouterr().err
+
+
+def test_dynamic_files_at_other_grains_are_joined_and_said(shop_dir, tmp_path, capsys):
+    dynamic = pd.read_parquet(shop_dir / "dynamic.parquet")
+    events = dynamic[["ds", "event"]].drop_duplicates("ds")
+    events.to_csv(tmp_path / "events.csv", index=False)
+    dynamic.drop(columns="event").to_parquet(tmp_path / "dynamic.parquet")
+    out = tmp_path / "fc.csv"
+    args = ["forecast", str(shop_dir / "sales.parquet"), f"--static={shop_dir / 'static.parquet'}"]
+    files = [f"--dynamic={tmp_path / 'dynamic.parquet'}", f"--dynamic={tmp_path / 'events.csv'}"]
+    assert main([*args, *files, "--horizon=7", "--models=lightgbm", f"--out={out}"]) == 0
+    printed = capsys.readouterr().out
+    assert "note: dynamic[1]: ['event'] given per date, the same for every series" in printed
+    assert re.search(r"event\s+│ known in advance", printed)
+    assert len(pd.read_csv(out)) == 24 * 7

@@ -341,7 +341,9 @@ class Forecaster(Estimator):
                 "the forecaster was fitted without a `dynamic` frame, so no model reads a "
                 "plan. Fix: fit with dynamic=... holding the plan's columns for the history."
             )
-        plan = validate_dynamic(dynamic, pd.Index(self.arrays_.ids), data.freq, data.columns)
+        plan = validate_dynamic(
+            dynamic, pd.Index(self.arrays_.ids), data.freq, data.columns, static=data.static
+        )
         given = plan.columns.drop(data.columns.key).tolist()
         unknown = [c for c in given if c not in data.dynamic.columns]
         lagged = [c for c in given if c not in unknown and not self.covariates_.is_known_future(c)]

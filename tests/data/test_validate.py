@@ -218,3 +218,59 @@ def test_error_message_names_column_rows_and_fix():
     assert message.startswith("sales: column 'y':")
     assert "2024-01-02" in message and "-2.0" in message
     assert "\nFix: " in message
+
+
+def _grain_shop():
+    from trendcast.data.simulate import simulate_shop
+
+    return simulate_shop(
+        n_items=4, n_stores=2, n_periods=200, seed=3, reviews=False, future_periods=7
+    ).data
+
+
+def test_dynamic_frames_at_any_grain_are_joined_onto_the_series():
+    shop = _grain_shop()
+    events = shop.dynamic[["ds", "event"]].drop_duplicates("ds")  # one row per date
+    store = shop.static[["unique_id", "store_id"]].merge(shop.dynamic)
+    store_price = store.groupby(["store_id", "ds"], as_index=False)["price"].mean()
+    store_price = pd.concat([store_price, store_price.head(3).assign(store_id="S9")])
+    per_series = shop.dynamic.drop(columns=["event", "price"])
+    data = validate(
+        shop.sales, static=shop.static, dynamic=[per_series, events, store_price.rename(
+            columns={"price": "store_price"})]
+    )  # fmt: skip
+    got = data.dynamic.merge(shop.dynamic[["unique_id", "ds", "event"]], on=["unique_id", "ds"])
+    assert (got["event_x"].astype(str) == got["event_y"].astype(str)).all()
+    assert len(got) == len(shop.dynamic)
+    expected = store.groupby(["store_id", "ds"])["price"].transform("mean")
+    joined = store.assign(expected=expected).merge(data.dynamic, on=["unique_id", "ds"])
+    np.testing.assert_allclose(joined["store_price"], joined["expected"])
+    assert any("['event'] given per date, the same for every series" in r for r in data.report)
+    assert any("['store_price'] given per store_id and date" in r for r in data.report)
+    assert any("3 rows name store_id values no series has" in r for r in data.report)
+
+
+def test_coarse_dynamic_frames_with_repeats_or_clashing_columns_are_refused():
+    shop = _grain_shop()
+    events = shop.dynamic[["ds", "event"]].drop_duplicates("ds")
+    with pytest.raises(DataValidationError, match=r"dynamic\[1\].*share \(ds\)"):
+        validate(shop.sales, dynamic=[shop.dynamic.drop(columns="event"), pd.concat([events] * 2)])
+    with pytest.raises(DataValidationError, match=r"columns \['event'\] are also in dynamic\[0\]"):
+        validate(shop.sales, dynamic=[shop.dynamic, events])
+
+
+def test_a_per_date_plan_forecasts_as_the_same_plan_per_series():
+    from trendcast import Forecaster
+    from trendcast.models import LightGBM
+
+    shop = _grain_shop()
+    fc = Forecaster([LightGBM(n_estimators=30)]).fit(
+        shop.sales, static=shop.static, dynamic=shop.dynamic
+    )
+    future = shop.dynamic[shop.dynamic["ds"] > shop.sales["ds"].max()]
+    promo_days = future[["unique_id", "ds"]].assign(promo=1)
+    per_date = future[["ds"]].drop_duplicates().assign(promo=1)
+    pd.testing.assert_frame_equal(
+        fc.predict(7, dynamic=promo_days), fc.predict(7, dynamic=per_date)
+    )
+    assert not fc.predict(7, dynamic=per_date).equals(fc.predict(7))

@@ -59,7 +59,9 @@ def training_span(data: ShopData) -> dict[str, Any]:
 
 
 def as_frame(value: Any):
-    """A frame as it is, or read from a CSV or Parquet path."""
+    """A frame as it is, or read from a CSV or Parquet path; a list, each of its items."""
+    if isinstance(value, (list, tuple)):
+        return [as_frame(item) for item in value]
     if isinstance(value, (str, Path)):
         from trendcast.data.io import read_frame
 

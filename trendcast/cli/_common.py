@@ -34,7 +34,12 @@ def add_data_arguments(parser: argparse.ArgumentParser, *, sales_optional: bool 
     else:
         parser.add_argument("sales", help="sales file in long format (.csv or .parquet)")
     parser.add_argument("--static", help="static attributes file, one row per series")
-    parser.add_argument("--dynamic", help="dynamic covariates file, one row per series and period")
+    parser.add_argument(
+        "--dynamic",
+        action="append",
+        help="dynamic covariates file, one row per series and period; repeat it for files at "
+        "other grains, joined onto the series: per store (store_id, ds, ...) or per date",
+    )
     parser.add_argument("--reviews", help="reviews file: id, date, rating, text")
     parser.add_argument(
         "--id-col", default="unique_id", help="series id column (default: %(default)s)"
@@ -115,13 +120,14 @@ def quantiles(args: argparse.Namespace) -> list[float] | None:
         ) from None
 
 
-def load_shop(args: argparse.Namespace):
-    """The shop of the data options, read and validated once."""
+def load_shop(args: argparse.Namespace, *, notes: bool = True):
+    """The shop of the data options, read and validated once; ``notes`` prints what the
+    validation changed or joined, as it was asked to."""
     from trendcast.app import read_shop
 
     if not args.sales:
         raise ValueError("pass the sales file (or, to forecast from a saved model, --model).")
-    return read_shop(
+    data = read_shop(
         args.sales,
         **{name: getattr(args, name) for name in ("static", "dynamic", "reviews")},
         id_col=args.id_col,
@@ -131,6 +137,9 @@ def load_shop(args: argparse.Namespace):
         fill_gaps=args.fill_gaps,
         clip_negative=args.clip_negative,
     )
+    for line in data.report if notes else ():
+        console().print(f"note: {line}")
+    return data
 
 
 def line_up(args: argparse.Namespace, data) -> list | None:

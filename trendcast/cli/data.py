@@ -131,7 +131,7 @@ def _simulate(args: argparse.Namespace) -> int:
 def _validate(args: argparse.Namespace) -> int:
     from rich.table import Table
 
-    data = load_shop(args)
+    data = load_shop(args, notes=False)
     sales, cols = data.sales, data.columns
     lengths = sales.groupby(cols.id_col, observed=True).size()
     table = Table(title=f"{args.sales}: valid", show_header=False)

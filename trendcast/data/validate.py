@@ -69,7 +69,8 @@ def validate(
     Args:
         sales: long frame (pandas or polars), one row per series and period.
         static: optional frame, one row per series (hierarchy, text, numeric attributes).
-        dynamic: optional frame, one row per series and period (covariates; may reach the future).
+        dynamic: optional frame, one row per series and period (covariates; may reach the
+            future); or frames at any grain (per store, per date, ...), see `validate_dynamic`.
         reviews: optional frame, one row per review with ``rating`` and ``text``.
         id_col, time_col, target_col: names of the id, date and target columns.
         freq: ``"D"``, ``"W-SUN"`` (any weekday) or ``"MS"``; inferred when omitted.
@@ -101,11 +102,14 @@ def validate(
     )
     freq = sales_df.attrs["freq"]
     ids = pd.Index(sales_df[id_col].unique())
+    static_df = None if static is None else validate_static(static, ids, columns)
     return ShopData(
         sales=sales_df,
         freq=freq,
-        static=None if static is None else validate_static(static, ids, columns),
-        dynamic=None if dynamic is None else validate_dynamic(dynamic, ids, freq, columns),
+        static=static_df,
+        dynamic=None
+        if dynamic is None
+        else validate_dynamic(dynamic, ids, freq, columns, static=static_df, report=report),
         reviews=None if reviews is None else validate_reviews(reviews, ids, columns),
         columns=columns,
         report=report,
@@ -176,10 +180,27 @@ def validate_static(static: Any, ids: pd.Index, columns: Columns = Columns()) ->
 
 
 def validate_dynamic(
-    dynamic: Any, ids: pd.Index, freq: str, columns: Columns = Columns()
+    dynamic: Any,
+    ids: pd.Index,
+    freq: str,
+    columns: Columns = Columns(),
+    *,
+    static: pd.DataFrame | None = None,
+    report: list[str] | None = None,
 ) -> pd.DataFrame:
-    """Validates dynamic covariates: unique (id, period) rows of known ids on the sales' periods."""
-    df = _as_frame(dynamic, "dynamic")
+    """Validates dynamic covariates: unique (id, period) rows of known ids on the sales' periods.
+
+    ``dynamic`` is one frame or a list of frames, each at its own grain: per series (with the
+    id column), per value of static columns (``store_id, ds``: a store-wide promotion), or per
+    date for every series (``ds``: holidays). Coarser frames are joined onto the series through
+    ``static`` on the columns they share with it, and all are merged on (id, date); what was
+    joined how is added to ``report``.
+    """
+    frames = list(dynamic) if isinstance(dynamic, (list, tuple)) else [dynamic]
+    if len(frames) > 1 or columns.id_col not in _as_frame(frames[0], "dynamic").columns:
+        df = _to_series_grain(frames, ids, static, columns, report)
+    else:
+        df = _as_frame(frames[0], "dynamic")
     _require_columns(df, "dynamic", {"id_col": columns.id_col, "time_col": columns.time_col})
     df = df.copy(deep=False)  # columns are replaced, never written into, until _sorted_copy
     _check_ids(df, columns.id_col, "dynamic")
@@ -189,6 +210,67 @@ def validate_dynamic(
     _check_duplicates(df, columns, "dynamic")
     _check_frequency(df, columns, freq, "dynamic")
     return df
+
+
+def _to_series_grain(
+    frames: list[Any],
+    ids: pd.Index,
+    static: pd.DataFrame | None,
+    columns: Columns,
+    report: list[str] | None,
+) -> pd.DataFrame:
+    """One frame per (id, date) from dynamic frames at any grain, merged on (id, date)."""
+    id_col, time_col = columns.id_col, columns.time_col
+    merged, seen = None, {}
+    for number, raw in enumerate(frames, start=1):
+        name = "dynamic" if len(frames) == 1 else f"dynamic[{number - 1}]"
+        df = _as_frame(raw, name).copy(deep=False)
+        _require_columns(df, name, {"time_col": time_col})
+        _convert(df, time_col, _parse_dates(df, time_col, name, columns))
+        if id_col in df.columns:
+            grain, keys = "series", [id_col]
+        else:
+            keys = [c for c in df.columns if static is not None and c in static.columns]
+            grain = (
+                f"{', '.join(keys)} and date, joined onto each series through static"
+                if keys
+                else "date, the same for every series"
+            )
+            repeated = df[df.duplicated([*keys, time_col], keep=False)]
+            if len(repeated):
+                raise DataValidationError(
+                    f"{len(repeated):,} rows share ({', '.join([*keys, time_col])}) with another.",
+                    frame=name,
+                    rows=repeated,
+                    fix="give one row per key and date.",
+                )
+            series = (
+                static[[id_col, *keys]].merge(df, on=keys, how="inner")
+                if keys
+                else pd.DataFrame({id_col: ids}).merge(df, how="cross")
+            )
+            if keys and report is not None:
+                matched = df[keys].merge(static[keys].drop_duplicates(), on=keys).shape[0]
+                if matched < len(df):
+                    report.append(
+                        f"{name}: {len(df) - matched:,} rows name {', '.join(keys)} values no "
+                        "series has in static; they are not used."
+                    )
+            df = series.drop(columns=keys)
+        values = [c for c in df.columns if c not in (id_col, time_col)]
+        clash = [c for c in values if c in seen]
+        if clash:
+            raise DataValidationError(
+                f"columns {clash} are also in {seen[clash[0]]}.",
+                frame=name,
+                column=clash[0],
+                fix="give each covariate in one frame only, or rename one of them.",
+            )
+        seen.update(dict.fromkeys(values, name))
+        if report is not None and grain != "series":
+            report.append(f"{name}: {values} given per {grain}.")
+        merged = df if merged is None else merged.merge(df, on=[id_col, time_col], how="outer")
+    return merged
 
 
 def validate_reviews(reviews: Any, ids: pd.Index, columns: Columns = Columns()) -> pd.DataFrame:
