@@ -6,7 +6,7 @@ the next 28 days) for the selection seed 11 (used to choose the default estimato
 settings) and the test seeds 0 and 1 (reported). The truth is
 ``shop.truth.series["elasticity"]``, one value per item, shared by its stores.
 
-Estimators (`trendcast.decisions.pricing.estimate_elasticities`, same controls for all: series
+Estimators (`trendcast.decisions.elasticity.estimate_elasticities`, same controls for all: series
 levels, promotion flag, day of week, events, a piecewise-linear time curve with a knot every 28
 days; out-of-stock days left out):
 
@@ -43,7 +43,8 @@ import pandas as pd
 from scipy.stats import spearmanr
 
 from trendcast import Forecaster, simulate_shop
-from trendcast.decisions.pricing import estimate_elasticities, what_if
+from trendcast.decisions.elasticity import estimate_elasticities
+from trendcast.decisions.what_if import what_if
 from trendcast.models import LightGBM
 
 SELECTION_SEED = 11

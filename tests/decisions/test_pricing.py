@@ -4,12 +4,9 @@ import pytest
 from scipy.stats import spearmanr
 
 from trendcast import Forecaster, simulate_shop
-from trendcast.decisions.pricing import (
-    best_price,
-    estimate_elasticities,
-    price_response,
-    what_if,
-)
+from trendcast.decisions.elasticity import estimate_elasticities
+from trendcast.decisions.pricing import best_price, price_response
+from trendcast.decisions.what_if import what_if
 from trendcast.models import LightGBM
 
 

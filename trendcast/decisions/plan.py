@@ -27,8 +27,9 @@ from dataclasses import dataclass
 import pandas as pd
 
 from trendcast.data.contract import ShopData
+from trendcast.decisions.elasticity import estimate_elasticities
 from trendcast.decisions.inventory import demand_paths, replenishment_plan
-from trendcast.decisions.pricing import best_price, estimate_elasticities
+from trendcast.decisions.pricing import best_price
 from trendcast.decisions.promotions import promotion_candidates
 from trendcast.decisions.trends import trend_table
 from trendcast.forecaster import Forecaster
