@@ -151,6 +151,67 @@ def trend_table(
     level = id_col if level is None else level
     window = _positive_int(window, "window")
     horizon = window if horizon is None else _positive_int(horizon, "horizon")
+    _check_options(level, id_col, min_z, min_change, hot_share, launch_peers)
+    _check_target(frame, id_col, time_col, target_col)
+    step, default_season, periods_per_week = _frequency(frame[time_col])
+    season_length = (
+        default_season if season_length is None else _positive_int(season_length, "season_length")
+    )
+    rows, entity_of, entities, as_of = _entity_rows(
+        frame, static, dynamic, level, id_col, time_col, target_col
+    )
+    back = _periods_back(rows["day"].to_numpy(), as_of, step)
+    table = _window_sums(rows, back, window, season_length)
+    table.index = pd.Index(np.asarray(entities, dtype=object)[table.index], name=level)
+    peers = _peer_groups(table.index, static, level)
+
+    out = _growth(table, peers, season_length, window, min_z, min_change)
+    recent_rate = table["count_recent"] / table["exposure_recent"].where(
+        table["exposure_recent"] > 0
+    )
+    fc = _forecast_sums(forecasts, model, horizon, entity_of, level, id_col, time_col, as_of)
+    out = out.join(fc) if fc is not None else out.assign(**dict.fromkeys(_FORECAST_COLS, np.nan))
+    for suffix in ("", "_lo", "_hi"):
+        out[f"forecast_change{suffix}"] = out[f"forecast{suffix}"] / horizon / recent_rate - 1
+    # A window sold entirely on promotion has no regular rate: its plain rate stands in.
+    sell_rate = recent_rate.fillna(table["recent"] / window)
+    weekly_demand = np.where(out["forecast"].notna(), out["forecast"] / horizon, sell_rate)
+    out["weekly_demand"] = weekly_demand * periods_per_week
+    out["on_hand"] = _on_hand(on_hand, entity_of, level, id_col, out.index)
+    _stock_labels(out, table, hot_share, slow_weeks, dead_weeks)
+
+    age = table["first_back"] + 1
+    established = (age >= season_length).to_numpy()
+    is_launch = (
+        (age < season_length) & (age >= window) & (table["exposure_recent"] > 0)
+    ).to_numpy()
+    if launch_peers == "text":
+        expected_rate, n_peers = _text_peer_rate(
+            table.index, static, level, is_launch, established, recent_rate, k_peers, encoder
+        )
+        peer_words = f"the {n_peers} established products most like it"
+    else:
+        expected = recent_rate[established].groupby(peers[established].to_numpy()).median()
+        expected_rate = peers.map(expected).to_numpy(dtype=float)
+        peer_words = "its peers"
+    out["launch"] = _launch_labels(table, is_launch, expected_rate, min_z, min_change)
+    out["launch_expected"] = np.where(out["launch"] != "", expected_rate, np.nan)
+    out["labels"] = _joined_labels(out)
+    out["reason"] = _reasons(out, window, horizon, peer_words)
+    out["as_of"] = as_of
+    out["window"] = window
+    out["horizon"] = horizon
+    out = out.reset_index().sort_values(level, kind="stable").reset_index(drop=True)
+    hierarchy = _constant_hierarchy(static, level, id_col, entity_of)
+    if hierarchy is not None:
+        out = out.merge(hierarchy, on=level, how="left")
+        out = out[[level, *hierarchy.columns.drop(level), *out.columns.drop(hierarchy.columns)]]
+    return like(out, sales)
+
+
+def _check_options(
+    level: str, id_col: str, min_z: float, min_change: float, hot_share: float, launch_peers: str
+) -> None:
     for name, value in (("min_z", min_z), ("min_change", min_change), ("hot_share", hot_share)):
         if not np.isfinite(value) or value < 0:
             raise ValueError(f"`{name}` must be a finite number >= 0, got {value!r}.")
@@ -161,11 +222,20 @@ def trend_table(
             f"launch_peers='text' compares products by their text, but level is {level!r}; "
             f"use level='{id_col}' or 'item_id', or launch_peers='category'."
         )
-    _check_target(frame, id_col, time_col, target_col)
-    step, default_season, periods_per_week = _frequency(frame[time_col])
-    season_length = (
-        default_season if season_length is None else _positive_int(season_length, "season_length")
-    )
+
+
+def _entity_rows(
+    frame: pd.DataFrame,
+    static: Any,
+    dynamic: Any,
+    level: str,
+    id_col: str,
+    time_col: str,
+    target_col: str,
+) -> tuple[pd.DataFrame, pd.Series, Any, pd.Timestamp]:
+    """Sales per entity (of ``level``) and day, all and at regular price, with the share of
+    its series in stock at regular price; the entity of each series; the entities; the last
+    date."""
     # Integer codes for series, entities and days keep the work vectorised on big frames.
     series_codes, series_ids = pd.factorize(frame[id_col])
     series_ids = pd.Index(np.asarray(series_ids, dtype=object))
@@ -204,12 +274,20 @@ def trend_table(
             y=("y", "sum"), y_regular=("y_regular", "sum"), exposure=("exposure", "mean")
         )
         rows = rows.reset_index()
-    as_of = ds.max()
-    back = _periods_back(rows["day"].to_numpy(), as_of, step)
-    table = _window_sums(rows, back, window, season_length)
-    table.index = pd.Index(np.asarray(entities, dtype=object)[table.index], name=level)
+    return rows, entity_of, entities, ds.max()
 
-    peers = _peer_groups(table.index, static, level)
+
+def _growth(
+    table: pd.DataFrame,
+    peers: pd.Series,
+    season_length: int,
+    window: int,
+    min_z: float,
+    min_change: float,
+) -> pd.DataFrame:
+    """Units per window, growth against the previous window (deseasonalised by the peers'
+    step) and against last year, the comparison chosen (last year where there is one), the
+    entity's age and its trend label."""
     step_ratio = _seasonal_step(table, peers, season_length, window)
     prev = _rate_ratio(table, "recent", "previous", 1.0)
     prev_adjusted = _rate_ratio(table, "recent", "previous", step_ratio)
@@ -226,63 +304,30 @@ def trend_table(
     out["growth_last_year"] = np.where(table["exposure_last_year"] > 0, last["growth"], np.nan)
     out["z_last_year"] = np.where(table["exposure_last_year"] > 0, last["z"], np.nan)
     out["basis"] = np.where(has_last_year, "last year", "previous window")
-    out["growth"] = chosen["growth"]
-    out["growth_lo"] = chosen["growth_lo"]
-    out["growth_hi"] = chosen["growth_hi"]
-    out["z"] = chosen["z"]
+    for name in ("growth", "growth_lo", "growth_hi", "z"):
+        out[name] = chosen[name]
     out["age"] = table["first_back"] + 1
     out["trend"] = _trend_labels(chosen, min_z, min_change)
+    return out
 
-    recent_rate = table["count_recent"] / table["exposure_recent"].where(
-        table["exposure_recent"] > 0
-    )
-    fc = _forecast_sums(forecasts, model, horizon, entity_of, level, id_col, time_col, as_of)
-    out = out.join(fc) if fc is not None else out.assign(**dict.fromkeys(_FORECAST_COLS, np.nan))
-    for suffix in ("", "_lo", "_hi"):
-        out[f"forecast_change{suffix}"] = out[f"forecast{suffix}"] / horizon / recent_rate - 1
-    # A window sold entirely on promotion has no regular rate: its plain rate stands in.
-    sell_rate = recent_rate.fillna(table["recent"] / window)
-    weekly_demand = np.where(out["forecast"].notna(), out["forecast"] / horizon, sell_rate)
-    weekly_demand = weekly_demand * periods_per_week
-    out["weekly_demand"] = weekly_demand
-    out["on_hand"] = _on_hand(on_hand, entity_of, level, id_col, out.index)
+
+def _stock_labels(
+    out: pd.DataFrame,
+    table: pd.DataFrame,
+    hot_share: float,
+    slow_weeks: float,
+    dead_weeks: float,
+) -> None:
+    """Adds weeks of cover and the hot, slow-mover and dead-stock labels to ``out``."""
     with np.errstate(divide="ignore", invalid="ignore"):
-        cover = np.where(out["on_hand"] > 0, out["on_hand"] / weekly_demand, 0.0)
+        cover = np.where(out["on_hand"] > 0, out["on_hand"] / out["weekly_demand"], 0.0)
     out["weeks_of_cover"] = np.where(out["on_hand"].notna(), cover, np.nan)
-
     volume_rank = out["recent"].rank(ascending=False, method="first")
     out["hot"] = (out["trend"] == "rising") & (volume_rank <= np.ceil(hot_share * len(out)))
     no_recent_sale = (table["recent"] + table["previous"]) == 0
     dead = (out["on_hand"] > 0) & (no_recent_sale | (out["weeks_of_cover"] >= dead_weeks))
     slow = (out["on_hand"] > 0) & (out["weeks_of_cover"] >= slow_weeks) & ~dead
     out["stock"] = np.select([dead, slow], ["dead stock", "slow mover"], "")
-    age = table["first_back"] + 1
-    established = (age >= season_length).to_numpy()
-    is_launch = (
-        (age < season_length) & (age >= window) & (table["exposure_recent"] > 0)
-    ).to_numpy()
-    if launch_peers == "text":
-        expected_rate, n_peers = _text_peer_rate(
-            table.index, static, level, is_launch, established, recent_rate, k_peers, encoder
-        )
-        peer_words = f"the {n_peers} established products most like it"
-    else:
-        expected = recent_rate[established].groupby(peers[established].to_numpy()).median()
-        expected_rate = peers.map(expected).to_numpy(dtype=float)
-        peer_words = "its peers"
-    out["launch"] = _launch_labels(table, is_launch, expected_rate, min_z, min_change)
-    out["launch_expected"] = np.where(out["launch"] != "", expected_rate, np.nan)
-    out["labels"] = _joined_labels(out)
-    out["reason"] = _reasons(out, window, horizon, peer_words)
-    out["as_of"] = as_of
-    out["window"] = window
-    out["horizon"] = horizon
-    out = out.reset_index().sort_values(level, kind="stable").reset_index(drop=True)
-    hierarchy = _constant_hierarchy(static, level, id_col, entity_of)
-    if hierarchy is not None:
-        out = out.merge(hierarchy, on=level, how="left")
-        out = out[[level, *hierarchy.columns.drop(level), *out.columns.drop(hierarchy.columns)]]
-    return like(out, sales)
 
 
 def trending(
