@@ -211,9 +211,11 @@ class Forecaster(Estimator):
         model = self._recommended("supports_sample_paths", "draws no sample paths")
         return model.sample_paths(h, n_samples, seed=seed, plan=self._plan(dynamic))
 
-    def model(self, alias: str) -> Model:
-        """The fitted model of that alias."""
+    def model(self, alias: str | None = None) -> Model:
+        """The fitted model of that alias (default: the recommended one, first of the line-up)."""
         self._check_fitted("model")
+        if alias is None:
+            return self.models_[0]
         for model in self.models_:
             if model.alias == alias:
                 return model

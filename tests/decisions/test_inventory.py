@@ -12,6 +12,7 @@ from trendcast.decisions.inventory import (
     protection_demand,
     replenishment_plan,
 )
+from trendcast.errors import NotFittedError
 
 
 def stock(ids=("a",), on_hand=0.0, **columns):
@@ -247,7 +248,7 @@ def test_demand_paths_needs_a_fitted_model_with_paths():
     from trendcast.models import SeasonalNaive
 
     fc = Forecaster([SeasonalNaive()])
-    with pytest.raises(ValueError, match="not fitted"):
+    with pytest.raises(NotFittedError, match="not fitted"):
         demand_paths(fc, 7)
     fc.fit(make_series(n_series=2, n_periods=30))
     with pytest.raises(ValueError, match="draws no sample paths"):

@@ -2,6 +2,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from trendcast.errors import NotFittedError
 from trendcast.models.coldstart import ColdStart, _ridge, blend_forecasts, credibility_weight
 from trendcast.text import HashingTfidf
 
@@ -122,7 +123,7 @@ def test_too_young_series_are_counted_not_used():
 
 def test_bad_input_is_refused_with_the_fix():
     sales, static = launches(n=20)
-    with pytest.raises(ValueError, match="not fitted"):
+    with pytest.raises(NotFittedError, match="not fitted"):
         ColdStart().predict(static)
     with pytest.raises(ValueError, match="`method`"):
         ColdStart(method="magic").fit(sales, static)
@@ -243,3 +244,12 @@ def test_cli_fine_tunes_the_text_model_it_is_given(tiny_model, tmp_path, capsys)
     assert main([*search, "--k=2"]) == 0
     assert "score" in capsys.readouterr().out
     assert main([*search[:-1], f"--text-model={missing}"]) == 2
+
+
+def test_clone_keeps_the_settings_and_none_of_the_fit():
+    sales, static = launches(n=20)
+    cs = ColdStart(method="global_mean", n_periods=8).fit(sales, static)
+    twin = cs.clone()
+    assert twin.get_params() == cs.get_params() and cs.is_fitted and not twin.is_fitted
+    with pytest.raises(NotFittedError):
+        twin.predict(static)

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from trendcast.data.store import Workspace
+from trendcast.errors import NotFittedError
 from trendcast.text import HashingTfidf, TextEncoder, check_texts, default_encoder
 from trendcast.text.encoder import BUNDLED_MODEL
 
@@ -119,7 +120,7 @@ def test_hashing_tfidf_weights_rare_words_and_is_stable():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == str(sorted(tf.encode(["wool scarf red"]).indices.tolist()))
-    with pytest.raises(ValueError, match="not fitted"):
+    with pytest.raises(NotFittedError, match="not fitted"):
         HashingTfidf().encode(["x"])
 
 

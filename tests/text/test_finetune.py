@@ -3,6 +3,7 @@ import pytest
 
 from tests.text.conftest import WORDS
 from trendcast.data.store import Workspace
+from trendcast.errors import NotFittedError
 from trendcast.text.finetune import FineTunedTextRegressor
 
 LEVEL = {"premium": 2.0, "basic": -2.0}
@@ -111,7 +112,7 @@ def test_bad_settings_and_unfitted_use_are_refused(tiny_model, tmp_path):
         small(tiny_model, mode="adapter").fit(texts, y)
     with pytest.raises(ValueError, match="target_modules"):
         small(tiny_model, target_modules=("q_proj",)).fit(texts, y)
-    with pytest.raises(ValueError, match="not fitted"):
+    with pytest.raises(NotFittedError, match="not fitted"):
         small(tiny_model).predict(texts)
     with pytest.raises(ValueError, match="both"):
         small(tiny_model).fit(texts, y, valid_texts=texts)

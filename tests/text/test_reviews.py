@@ -2,6 +2,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from trendcast.errors import NotFittedError
 from trendcast.text import HashingTfidf
 from trendcast.text.reviews import ReviewScorer, review_covariate
 
@@ -28,7 +29,7 @@ def test_scorer_refuses_bad_input():
         ReviewScorer(encoder=HashingTfidf()).fit(rated().assign(rating=[np.nan] * 120))
     with pytest.raises(ValueError, match="no column"):
         ReviewScorer(encoder=HashingTfidf()).fit(rated().drop(columns="rating"))
-    with pytest.raises(ValueError, match="not fitted"):
+    with pytest.raises(NotFittedError, match="not fitted"):
         ReviewScorer().score(rated())
 
 

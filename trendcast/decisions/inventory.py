@@ -84,8 +84,6 @@ def demand_paths(
         >>> paths.shape
         (3, 50, 14)
     """
-    if not getattr(forecaster, "models_", None):
-        raise ValueError("The forecaster is not fitted: call fit(df) before demand_paths.")
     _check_int("h", h, minimum=1)
     _check_int("n_samples", n_samples, minimum=1)
     paths = forecaster.sample_paths(h, n_samples=n_samples, seed=seed, dynamic=dynamic)

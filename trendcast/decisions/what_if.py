@@ -142,10 +142,7 @@ def _series_elasticity(
 
 
 def _forecasting_model(forecaster: Any, alias: str | None) -> Any:
-    models = getattr(forecaster, "models_", None)
-    if not models:
-        raise ValueError("The forecaster is not fitted: call fit(df, dynamic=...) first.")
-    chosen = models[0] if alias is None else forecaster.model(alias)
+    chosen = forecaster.model(alias)
     if not chosen.supports_future_covariates or forecaster.data_.dynamic is None:
         raise ValueError(
             f"{chosen.alias} reads no known-future covariates, so a plan cannot change its "

@@ -30,6 +30,7 @@ import numpy as np
 import pandas as pd
 
 from trendcast._frames import like, to_pandas
+from trendcast._params import Estimator
 
 __all__ = ["ColdStart", "blend_forecasts", "credibility_weight"]
 
@@ -37,8 +38,14 @@ _METHODS = ("knn", "ridge", "finetuned", "category_mean", "global_mean")
 _AGGREGATES = ("mean", "median", "geometric")
 
 
-class ColdStart:
+class ColdStart(Estimator):
     """Forecasts the first ``n_periods`` of new products from text, category and price.
+
+    Its contract differs from the forecasting models' (it forecasts products without sales,
+    from a static frame): ``fit(sales, static)`` returns the model, ``predict(new)`` before it
+    raises `trendcast.errors.NotFittedError`, and ``get_params``/``set_params``/``clone``
+    behave as theirs. It is not saved: refit it (seconds, except ``"finetuned"``, whose text
+    model `trendcast.text.finetune.FineTunedTextRegressor.save_to` keeps).
 
     Args:
         method: ``"knn"``, ``"ridge"``, ``"finetuned"``, ``"category_mean"`` or
@@ -204,8 +211,6 @@ class ColdStart:
                 else np.zeros(0)
             )
         if self.method == "finetuned":
-            import copy
-
             from trendcast.text import product_texts
             from trendcast.text.finetune import FineTunedTextRegressor
 
@@ -215,7 +220,7 @@ class ColdStart:
             # same squared-error optimum, fewer forward passes.
             unique, inverse = np.unique(np.asarray(texts, dtype=object), return_inverse=True)
             mean = np.bincount(inverse, weights=residual) / np.bincount(inverse)
-            self.finetune_ = copy.deepcopy(self.finetune or FineTunedTextRegressor())
+            self.finetune_ = (self.finetune or FineTunedTextRegressor()).clone()
             self.finetune_.fit(unique.tolist(), mean)
         return self
 
@@ -230,8 +235,7 @@ class ColdStart:
             Long frame (the type of ``new``): ``id_col``, ``step`` (1 = launch period),
             ``time_col`` when ``launch_col`` is given, and the forecast column ``alias``.
         """
-        if not hasattr(self, "paths_"):
-            raise ValueError("ColdStart is not fitted: call fit(sales, static) first.")
+        self._check_fitted("predict")
         frame = to_pandas(new, name="new")
         if self.id_col not in frame.columns:
             raise ValueError(f"new has no column '{self.id_col}' (columns: {list(frame.columns)}).")

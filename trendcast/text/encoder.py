@@ -27,6 +27,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from trendcast.errors import NotFittedError
+
 __all__ = [
     "BUNDLED_MODEL",
     "HashingTfidf",
@@ -315,7 +317,7 @@ class HashingTfidf:
     def encode(self, texts: Any):
         """The TF-IDF rows of ``texts``: a scipy CSR matrix (n_texts, n_features)."""
         if not hasattr(self, "idf_"):
-            raise ValueError("HashingTfidf is not fitted: call fit(corpus) before encode.")
+            raise NotFittedError("HashingTfidf is not fitted: call fit(corpus) before encode.")
         counts = self._counts(check_texts(texts))
         counts.data = (1.0 + np.log(np.abs(counts.data))) * np.sign(counts.data)
         weighted = counts.multiply(self.idf_[None, :]).tocsr()

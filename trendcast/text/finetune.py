@@ -33,7 +33,9 @@ from typing import Any
 
 import numpy as np
 
+from trendcast._params import Estimator
 from trendcast._torch import torch_device, torch_threads
+from trendcast.errors import NotFittedError
 from trendcast.text.encoder import check_texts, load_sentence_model
 
 __all__ = ["FineTunedTextRegressor"]
@@ -45,7 +47,7 @@ _HEAD = "head."
 _FILE = "model.safetensors"  # a model saved in a workspace folder
 
 
-class FineTunedTextRegressor:
+class FineTunedTextRegressor(Estimator):
     """A sentence encoder with a linear regression head, fine-tuned on texts and targets.
 
     Args:
@@ -418,7 +420,7 @@ class FineTunedTextRegressor:
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "head_"):
-            raise ValueError("FineTunedTextRegressor is not fitted: call fit(texts, y) first.")
+            raise NotFittedError("FineTunedTextRegressor is not fitted: call fit(texts, y) first.")
 
     def _check_params(self) -> None:
         if self.mode not in _MODES:

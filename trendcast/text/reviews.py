@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from trendcast._frames import like, to_pandas
+from trendcast.errors import NotFittedError
 from trendcast.text.encoder import default_encoder, fit_if_needed
 
 __all__ = ["ReviewScorer", "review_covariate"]
@@ -78,7 +79,7 @@ class ReviewScorer:
     def score(self, reviews: Any) -> np.ndarray:
         """Predicted ratings of ``reviews`` (clipped to the range seen in fit), one per row."""
         if not hasattr(self, "coef_"):
-            raise ValueError("ReviewScorer is not fitted: call fit(reviews) first.")
+            raise NotFittedError("ReviewScorer is not fitted: call fit(reviews) first.")
         df = self._frame(reviews, need=(self.text_col,))
         if df.empty:
             return np.zeros(0)
