@@ -386,6 +386,11 @@ def test_orders_and_prices_from_the_saved_model_follow_the_plan(shop_dir, tmp_pa
     assert Workspace(ws).meta("orders")["model"] == "shop@1"
     assert main(["price", *saved, f"--dynamic={plan}", f"--out={tmp_path / 'p.csv'}"]) == 0
     assert (pd.read_csv(tmp_path / "p.csv")["best_price"] > 0).all()
+    trend_args = [f"--workspace={ws}", "--model=shop", f"--dynamic={cheaper}", "--horizon=14"]
+    assert main(["trends", *trend_args, f"--out={tmp_path / 't.csv'}"]) == 0
+    trends = pd.read_csv(tmp_path / "t.csv")
+    assert len(trends) == 24 and trends["forecast"].notna().all()
+    assert Workspace(ws).meta("trends")["model"] == "shop@1"
     assert main(["plan", str(shop_dir / "sales.parquet"), *saved]) == 2
     assert "cannot be used with --model" in capsys.readouterr().err
     assert main(["plan", "--model=shop", stock]) == 2

@@ -18,7 +18,7 @@ Example:
     28
 """
 
-from trendcast.app.decisions import decision_forecaster
+from trendcast.app.decisions import decision_forecaster, new_products, trends
 from trendcast.app.forecasting import (
     Forecast,
     Trained,
@@ -43,6 +43,7 @@ __all__ = [
     "fit_and_forecast",
     "forecast_saved",
     "list_models",
+    "new_products",
     "load_saved",
     "promote",
     "read_shop",
@@ -50,4 +51,5 @@ __all__ = [
     "segment",
     "train",
     "training_span",
+    "trends",
 ]

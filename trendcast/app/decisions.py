@@ -36,3 +36,84 @@ def decision_forecaster(
     from trendcast.decisions.plan import fit_forecaster
 
     return fit_forecaster(data, progress=progress), data, None
+
+
+def trends(
+    data: ShopData,
+    *,
+    forecaster: Forecaster | None = None,
+    horizon: int | None = None,
+    dynamic: Any = None,
+    stock: Any = None,
+    **options: Any,
+) -> Any:
+    """The trend table of the shop (`trendcast.decisions.trends.trend_table`); with a
+    forecaster, its forecast of the next ``horizon`` periods (default: the comparison window)
+    under the plan ``dynamic`` joins it.
+
+    ``options`` go to `trend_table`: ``level``, ``window``, ``launch_peers``, ``k_peers``,
+    ``encoder``, the thresholds.
+    """
+    from trendcast.decisions.trends import trend_table
+
+    forecasts = None
+    if forecaster is not None:
+        horizon = horizon or options.get("window", 28)
+        forecasts = forecaster.predict(horizon, dynamic=dynamic)
+    cols = data.columns
+    return trend_table(
+        data.sales,
+        static=data.static,
+        dynamic=data.dynamic,
+        forecasts=forecasts,
+        on_hand=stock,
+        horizon=horizon,
+        id_col=cols.id_col,
+        time_col=cols.time_col,
+        target_col=cols.target_col,
+        **options,
+    )
+
+
+def new_products(
+    data: ShopData,
+    new: Any,
+    *,
+    method: str = "ridge",
+    periods: int = 8,
+    encoder: Any = None,
+    finetune: dict[str, Any] | None = None,
+) -> Any:
+    """Early-life forecasts of products without sales (`trendcast.models.ColdStart`), learnt
+    from the launches in the shop's sales and their static attributes.
+
+    Args:
+        new: one row per new product: id, text, category, price (a frame or a file).
+        method: as `ColdStart`; ``"finetuned"`` fine-tunes the text model with the
+            `FineTunedTextRegressor` settings in ``finetune`` (``mode``, ``device``, ``model``).
+        periods: periods of early life learnt and forecast.
+    """
+    from trendcast.app.shop import as_frame
+    from trendcast.models.coldstart import ColdStart
+
+    if data.static is None:
+        raise ValueError("coldstart learns from the launched products' attributes: pass --static.")
+    regressor = None
+    if method == "finetuned":
+        from trendcast.text.finetune import FineTunedTextRegressor
+
+        regressor = FineTunedTextRegressor(**{k: v for k, v in (finetune or {}).items() if v})
+    cols = data.columns
+    model = ColdStart(
+        method=method,
+        encoder=encoder,
+        finetune=regressor,
+        alias="ColdStart",
+        # A launch price is used where the product files carry one.
+        price_col="price" if "price" in data.static.columns else None,
+        n_periods=periods,
+        id_col=cols.id_col,
+        time_col=cols.time_col,
+        target_col=cols.target_col,
+    ).fit(data.sales, data.static)
+    return model.predict(as_frame(new))

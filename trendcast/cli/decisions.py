@@ -58,7 +58,8 @@ def register(commands) -> None:
         "next periods joins the table; with --stock, weeks of cover flag slow movers and dead "
         "stock.",
     )
-    add_data_arguments(trends)
+    add_data_arguments(trends, sales_optional=True)
+    add_saved_model_argument(trends)
     trends.add_argument("--stock", help="stock file: series id and on_hand (units)")
     trends.add_argument(
         "--level",
@@ -162,31 +163,27 @@ def register(commands) -> None:
 
 
 def _trends(args: argparse.Namespace) -> int:
+    from trendcast.app import trends
     from trendcast.data.io import atomic_write, read_frame, write_frame
-    from trendcast.decisions.plan import fit_forecaster
-    from trendcast.decisions.trends import trend_table, trending
+    from trendcast.decisions.trends import trending
     from trendcast.report.trends import trend_json, write_trend_report
 
-    data = load_shop(args)
+    if args.horizon or args.model:
+        forecaster, data, plan, ref = _decision_forecaster(args)
+    else:
+        forecaster, data, plan, ref = None, load_shop(args), None, None
     cols = data.columns
-    forecasts = None
-    if args.horizon:
-        forecasts = fit_forecaster(data, progress=True).predict(args.horizon)
-    table = trend_table(
-        data.sales,
-        static=data.static,
-        dynamic=data.dynamic,
-        forecasts=forecasts,
-        on_hand=read_frame(args.stock) if args.stock else None,
+    table = trends(
+        data,
+        forecaster=forecaster,
+        horizon=args.horizon,
+        dynamic=plan,
+        stock=read_frame(args.stock) if args.stock else None,
         level=args.level,
         window=args.window,
-        horizon=args.horizon,
         launch_peers=args.launch_peers,
         k_peers=args.k_peers,
         encoder=text_encoder(args, args.workspace) if args.launch_peers == "text" else None,
-        id_col=cols.id_col,
-        time_col=cols.time_col,
-        target_col=cols.target_col,
     )
     ranked = trending(
         table,
@@ -221,7 +218,7 @@ def _trends(args: argparse.Namespace) -> int:
         text = trend_json(table)
         path = atomic_write(args.json, lambda tmp: tmp.write_text(text, encoding="utf-8"))
         console().print(f"trend table (JSON): {path}")
-    store(args, data=data, results={"trends": table})
+    store(args, data=data, results={"trends": table}, model=ref)
     return 0
 
 
@@ -326,37 +323,23 @@ def _decision_forecaster(args: argparse.Namespace):
 
 
 def _coldstart(args: argparse.Namespace) -> int:
-    from trendcast.data.io import read_frame, write_frame
-    from trendcast.models.coldstart import ColdStart
+    from trendcast.app import new_products
+    from trendcast.data.io import write_frame
 
-    data = load_shop(args)
-    cols = data.columns
-    if data.static is None:
-        raise ValueError("coldstart learns from the launched products' attributes: pass --static.")
-    finetune = None
-    if args.method == "finetuned":
-        from trendcast.text.finetune import FineTunedTextRegressor
-
-        settings = {"mode": args.mode, "device": args.device, "model": args.text_model}
-        finetune = FineTunedTextRegressor(**{k: v for k, v in settings.items() if v})
-    elif args.mode or args.device:
+    if args.method != "finetuned" and (args.mode or args.device):
         raise ValueError(
             "--mode and --device set the fine-tuning: use them with --method finetuned."
         )
-    model = ColdStart(
+    data = load_shop(args)
+    forecasts = new_products(
+        data,
+        args.new,
         method=args.method,
+        periods=args.periods,
         encoder=text_encoder(args),
-        finetune=finetune,
-        alias="ColdStart",
-        # A launch price is used where the product files carry one.
-        price_col="price" if "price" in data.static.columns else None,
-        n_periods=args.periods,
-        id_col=cols.id_col,
-        time_col=cols.time_col,
-        target_col=cols.target_col,
-    ).fit(data.sales, data.static)
-    forecasts = model.predict(read_frame(args.new))
-    totals = forecasts.groupby(cols.id_col, sort=False)["ColdStart"].sum()
+        finetune={"mode": args.mode, "device": args.device, "model": args.text_model},
+    )
+    totals = forecasts.groupby(data.columns.id_col, sort=False)["ColdStart"].sum()
     console().print(f"Expected units over the first {args.periods} periods:")
     for product, total in totals.items():
         console().print(f"  {product}: {total:,.1f}")
