@@ -31,9 +31,11 @@ from trendcast.app.forecasting import (
 )
 from trendcast.app.models import list_models, promote, rollback
 from trendcast.app.shop import as_frame, data_hash, read_shop, segment, training_span
+from trendcast.app.text import ReviewCovariates, review_covariates
 
 __all__ = [
     "Forecast",
+    "ReviewCovariates",
     "Trained",
     "as_frame",
     "backtest_shop",
@@ -47,6 +49,7 @@ __all__ = [
     "load_saved",
     "promote",
     "read_shop",
+    "review_covariates",
     "rollback",
     "segment",
     "train",

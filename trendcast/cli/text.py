@@ -82,38 +82,18 @@ def _text_search(args: argparse.Namespace) -> int:
 
 
 def _reviews(args: argparse.Namespace) -> int:
-    import numpy as np
-
+    from trendcast.app.text import review_covariates
     from trendcast.data.io import write_frame
-    from trendcast.text.reviews import ReviewScorer, review_covariate
 
-    data = load_shop(args)
-    cols = data.columns
-    if data.reviews is None:
-        raise ValueError("reviews learns from rated reviews: pass --reviews FILE.")
-    encoder = text_encoder(args, args.workspace)
-    reviews = data.reviews.reset_index(drop=True)
-    written = reviews[reviews["text"].str.strip() != ""]
-    if len(written) < 5:
-        raise ValueError("reviews learns the rating from review text: give at least 5 with text.")
-    held_out = np.random.default_rng(0).permutation(written.index)[: len(written) // 5]
-    learn = written.drop(index=held_out)
-    check = ReviewScorer(encoder=encoder).fit(learn).score(written.loc[held_out])
-    truth = written.loc[held_out, "rating"].to_numpy()
-    mae = np.abs(check - truth).mean()
-    mean_only = np.abs(learn["rating"].mean() - truth).mean()
-    # A review without text keeps its rating as its score.
-    score = reviews["rating"].to_numpy(dtype=float)
-    score[written.index] = ReviewScorer(encoder=encoder).fit(written).score(written)
-    scored = reviews.assign(review_score=score)
-    index = data.dynamic if data.dynamic is not None else data.sales[[cols.id_col, cols.time_col]]
-    out = review_covariate(
-        scored, index, window=args.window, id_col=cols.id_col, time_col=cols.time_col
+    scored = review_covariates(
+        load_shop(args), encoder=text_encoder(args, args.workspace), window=args.window
     )
+    out = scored.frame
     console().print(
-        f"Scored {len(reviews):,} reviews from their text: held-out error {mae:.2f} stars "
-        f"(the mean rating alone: {mean_only:.2f}); {int(out['review_score'].notna().sum()):,} "
-        f"of {len(out):,} rows have reviews in the last {args.window} days."
+        f"Scored {scored.n_reviews:,} reviews from their text: held-out error "
+        f"{scored.held_out_error:.2f} stars (the mean rating alone: {scored.mean_rating_error:.2f}"
+        f"); {int(out['review_score'].notna().sum()):,} of {len(out):,} rows have reviews in "
+        f"the last {args.window} days."
     )
     console().print(f"covariates: {write_frame(out, args.out)}")
     return 0
