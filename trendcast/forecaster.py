@@ -13,7 +13,7 @@ from trendcast._frames import as_type, frame_type, like
 from trendcast._params import Estimator
 from trendcast._progress import progress_bar
 from trendcast.data.arrays import Covariates, SeriesArrays
-from trendcast.data.contract import ShopData
+from trendcast.data.contract import Columns, ShopData
 from trendcast.data.validate import validate, validate_dynamic
 from trendcast.evaluation.backtest import Backtest, backtest
 from trendcast.models.base import SAVED_CLASSES, Model, predictions_to_frame
@@ -139,7 +139,8 @@ class Forecaster(Estimator):
         categorical: Sequence[str] | None = None,
         groups: Sequence[str] | None = None,
     ) -> Forecaster:
-        """Validates ``df`` (pandas or polars, long format) and fits every model on it.
+        """Validates ``df`` (pandas or polars, long format) and fits every model on it; a
+        `ShopData` from `trendcast.validate` (with its side frames) is used as it is.
 
         Args:
             static: one row per series: hierarchy, attributes, text.
@@ -261,7 +262,8 @@ class Forecaster(Estimator):
         categorical: Sequence[str] | None = None,
         groups: Sequence[str] | None = None,
     ) -> Any:
-        """Rolling-origin backtest; see `trendcast.evaluation.backtest.backtest`.
+        """Rolling-origin backtest; see `trendcast.evaluation.backtest.backtest`. ``df`` as in
+        `fit`.
 
         Fits fresh copies of the models; a fitted forecaster stays as it was. ``min_history``
         defaults to two seasons; the covariate declarations are those of `fit`. The full
@@ -316,6 +318,8 @@ class Forecaster(Estimator):
         return hasattr(self, "models_")
 
     def _validate(self, df: Any, *, static: Any, dynamic: Any) -> ShopData:
+        if isinstance(df, ShopData):
+            return self._validated(df, static, dynamic)
         return validate(
             df,
             static=static,
@@ -327,6 +331,22 @@ class Forecaster(Estimator):
             fill_gaps=self.fill_gaps,
             clip_negative=self.clip_negative,
         )
+
+    def _validated(self, data: ShopData, static: Any, dynamic: Any) -> ShopData:
+        """A shop `trendcast.validate` already checked: used as it is, not validated again."""
+        if static is not None or dynamic is not None:
+            raise ValueError(
+                "a ShopData carries its static and dynamic frames: put them in it (validate("
+                "sales, static=..., dynamic=...)) rather than beside it."
+            )
+        asked = Columns(self.id_col, self.time_col, self.target_col)
+        if data.columns != asked or (self.freq and self.freq != data.freq):
+            raise ValueError(
+                f"the shop was validated with columns {data.columns} and frequency "
+                f"{data.freq!r}, the forecaster is set for {asked} and {self.freq!r}: give "
+                "the forecaster the same."
+            )
+        return data
 
     def _templates(self, freq: str) -> list[Model]:
         models = default_models(freq) if self.models is None else list(self.models)

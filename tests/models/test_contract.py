@@ -162,3 +162,21 @@ def test_predict_with_some_models_only(fitted):
     assert fitted.model("LightGBM") is fitted.models_[0]
     with pytest.raises(ValueError, match="no model 'ETS'.*'LightGBM', 'Naive'"):
         fitted.predict(5, models=["ETS"])
+
+
+def test_a_validated_shop_is_not_validated_again(shop, monkeypatch):
+    import trendcast.forecaster
+
+    expected = Forecaster([Naive()]).fit(shop.sales, static=shop.static, dynamic=shop.dynamic)
+
+    def no_second_validation(*args, **kwargs):
+        raise AssertionError("validated twice")
+
+    monkeypatch.setattr(trendcast.forecaster, "validate", no_second_validation)
+    fc = Forecaster([Naive()]).fit(shop)
+    pd.testing.assert_frame_equal(fc.predict(5), expected.predict(5))
+    assert len(Forecaster([Naive()]).backtest(shop, h=7, n_windows=1))
+    with pytest.raises(ValueError, match="carries its static and dynamic"):
+        Forecaster([Naive()]).fit(shop, dynamic=shop.dynamic)
+    with pytest.raises(ValueError, match="give the forecaster the same"):
+        Forecaster([Naive()], id_col="sku").fit(shop)

@@ -54,15 +54,7 @@ def backtest_shop(
     (one row per model). ``declarations``: ``known_future``, ``categorical``, ``groups``."""
     from trendcast.evaluation.backtest import score_backtest
 
-    frame = forecaster.backtest(
-        data.sales,
-        h=horizon,
-        n_windows=n_windows,
-        step=step,
-        static=data.static,
-        dynamic=data.dynamic,
-        **declarations,
-    )
+    frame = forecaster.backtest(data, h=horizon, n_windows=n_windows, step=step, **declarations)
     scores = score_backtest(
         forecaster.backtest_,
         data.sales,
@@ -118,7 +110,7 @@ def train(
             data, forecaster, horizon=horizon, n_windows=n_windows, **declarations
         )
     started = time.perf_counter()
-    forecaster.fit(data.sales, static=data.static, dynamic=data.dynamic, **declarations)
+    forecaster.fit(data, **declarations)  # validated once, by read_shop
     fit_seconds = time.perf_counter() - started
     meta = {
         "trendcast": __version__,
@@ -213,7 +205,7 @@ def fit_and_forecast(
     """Fits the forecaster on the whole shop and forecasts ``horizon`` periods; with a
     workspace, stores the input and the forecasts in one run. ``declarations``:
     ``known_future``, ``categorical``, ``groups`` as `Forecaster.fit` takes them."""
-    forecaster.fit(data.sales, static=data.static, dynamic=data.dynamic, **declarations)
+    forecaster.fit(data, **declarations)
     result = Forecast(forecaster.predict(horizon))
     if explain:
         result.explanations = forecaster.explain(horizon)

@@ -74,7 +74,7 @@ def fit_forecaster(
         target_col=cols.target_col,
         progress=progress,
     )
-    return forecaster.fit(data.sales, static=data.static, dynamic=data.dynamic)
+    return forecaster.fit(data)
 
 
 def order_list(
