@@ -110,3 +110,24 @@ def test_promote_and_rollback_move_the_version_in_production(shop, tmp_path, cap
     assert "shop@1 is in production again" in capsys.readouterr().out
     assert main(["models", "promote", "shop@9", f"--workspace={ws}"]) == 2
     assert "no model 'shop@9'" in capsys.readouterr().err
+
+
+def test_a_saved_intermittent_model_forecasts_its_horizon_without_re_estimating(
+    shop, tmp_path, monkeypatch
+):
+    from trendcast.models import TSB
+    from trendcast.models.classical import StatsForecastModel
+
+    ws = tmp_path / "ws.duckdb"
+    trained = train(shop.data, ws, "shop", models=[TSB()], horizon=14, n_windows=0)
+    assert trained.forecaster.models_[0].horizon_ == 14
+    assert trained.version.meta["params"]["models"][0]["params"]["horizon"] == 14
+    expected = trained.forecaster.predict(14)
+
+    def refit(*args, **kwargs):
+        raise AssertionError("re-estimated")
+
+    monkeypatch.setattr(StatsForecastModel, "_states", refit)
+    pd.testing.assert_frame_equal(forecast_saved(ws, "shop", store=False).forecasts, expected)
+    with pytest.raises(AssertionError, match="re-estimated"):  # another horizon re-estimates
+        forecast_saved(ws, "shop", horizon=7, store=False)

@@ -13,7 +13,7 @@ from trendcast.app.shop import as_frame, data_hash, training_span
 from trendcast.data.contract import ShopData
 from trendcast.data.registry import ModelVersion
 from trendcast.data.store import as_workspace
-from trendcast.forecaster import DEFAULT_QUANTILES, Forecaster, season_length
+from trendcast.forecaster import DEFAULT_QUANTILES, Forecaster, default_models, season_length
 from trendcast.models.base import Model
 
 FORECASTER_KIND = "forecaster"
@@ -86,7 +86,8 @@ def train(
     its span, the backtest scores and how each covariate is used.
 
     Args:
-        models: the line-up (default: `trendcast.forecaster.default_models`).
+        models: the line-up (default: `trendcast.forecaster.default_models`); those that
+            learn for a horizon and were given none learn for ``horizon``.
         horizon: periods forecast, backtested and the default of `forecast_saved`.
         n_windows: backtest windows before the fit (0: no backtest, no scores).
         known_future, categorical, groups: covariate declarations, as `Forecaster.fit`.
@@ -96,7 +97,7 @@ def train(
 
     declarations = {"known_future": known_future, "categorical": categorical, "groups": groups}
     forecaster = Forecaster(
-        models,
+        _for_horizon(default_models(data.freq) if models is None else models, horizon),
         freq=data.freq,
         quantiles=quantiles,
         id_col=data.columns.id_col,
@@ -140,6 +141,17 @@ def train(
         promote=promote,
     )
     return Trained(version, forecaster, scores, fit_seconds, backtest)
+
+
+def _for_horizon(models: Sequence[Model], horizon: int) -> list[Model]:
+    """The models, those that learn for a horizon (``horizon=None``: their default) set to
+    learn for this one, so forecasting it needs no re-estimation."""
+    return [
+        m.clone().set_params(horizon=horizon)
+        if "horizon" in m.get_params() and m.get_params()["horizon"] is None
+        else m
+        for m in models
+    ]
 
 
 def load_saved(workspace: Any, model: str) -> tuple[Forecaster, ModelVersion]:

@@ -1,13 +1,19 @@
 """Classical models from statsforecast: exponential smoothing and intermittent-demand methods.
 
-statsforecast fits each series with numba-compiled code; these wrappers hand it the grouped
-arrays and turn its prediction intervals into quantiles. ETS gives model-based intervals and
-keeps each series' fitted state (smoothing parameters, last states, variance), so a saved ETS
-forecasts without refitting. The intermittent methods (Croston, TSB, ADIDA, IMAPA) have no
-intervals of their own: they get conformal intervals from rolling windows of their own errors
-for the horizon asked, so they run on the kept history at predict time (their fit is a few
-smoothing passes). A series too short for a model's fit (or for its conformal windows) falls
-back to statsforecast's Naive.
+statsforecast fits each series with numba-compiled code; these wrappers fit it series by series
+on the grouped arrays, keep what each fit learnt and turn statsforecast's prediction intervals
+into quantiles. A saved model therefore forecasts without refitting:
+
+* ETS keeps each series' smoothing parameters, last states and variance, and gives
+  model-based intervals for any horizon.
+* The intermittent methods (Croston, TSB, ADIDA, IMAPA) have no intervals of their own: they get
+  conformal intervals from rolling windows of their own errors, which depend on the horizon. The
+  fit keeps each series' forecast level and its window errors for ``horizon`` periods (default
+  28 days, 8 weeks, 3 months); a forecast of another horizon re-estimates the errors for it on
+  the kept history.
+
+A series statsforecast cannot fit (too short for the model, or for its conformal windows) gets
+statsforecast's Naive, as its own fallback does.
 """
 
 from __future__ import annotations
@@ -16,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from trendcast.data.arrays import Covariates, SeriesArrays
-from trendcast.models.base import Model, Prediction
+from trendcast.models.base import Model, Prediction, default_horizon
 
 
 def _levels(quantiles: tuple[float, ...]) -> list[int | float]:
@@ -33,52 +39,72 @@ def _interval_key(q: float) -> str | None:
 
 
 class StatsForecastModel(Model):
-    """Runs one statsforecast model on grouped arrays. Subclasses build the model in `_make`."""
+    """One statsforecast model per series. Subclasses fit a series in `_fit_one`, returning the
+    state to keep, and forecast from that state in `_forecast_one`."""
 
-    n_jobs: int = 1
-
-    def _make(self, h: int, n_windows: int):
+    def _fit_one(self, y: np.ndarray, h: int):
         raise NotImplementedError
 
-    def _windows(self, lengths: np.ndarray, h: int) -> np.ndarray:
-        """Conformal windows per series; 0 where the model has no conformal intervals."""
-        return np.zeros(len(lengths), dtype=np.int64)
+    def _forecast_one(self, state, h: int, levels: list) -> dict:
+        """statsforecast's forecast dict: ``mean``, ``lo-{level}``, ``hi-{level}``."""
+        raise NotImplementedError
 
     def _fit(self, data: SeriesArrays, covariates: Covariates) -> None:
-        # statsforecast fits and forecasts in one pass, so fitting keeps the data for predict.
-        self.data_ = data
+        self.data_ = data  # the history, for the Naive fallback
+        self.states_ = self._states(data, default_horizon(data.freq))
+
+    def _states(self, data: SeriesArrays, h: int) -> list:
+        """Each series' fitted state, None where statsforecast cannot fit it."""
+        states = []
+        for i in range(data.n_series):
+            try:
+                states.append(self._fit_one(data.values[data.indptr[i] : data.indptr[i + 1]], h))
+            except Exception:  # too short or degenerate: statsforecast's own fallback case
+                states.append(None)
+        return states
+
+    def _states_for(self, h: int) -> list:
+        return self.states_
 
     def _predict(self, h: int, quantiles: tuple[float, ...]) -> Prediction:
-        data = self.data_
+        data, levels = self.data_, _levels(quantiles)
+        states = self._states_for(h)
         mean = np.empty((data.n_series, h))
         stacked = np.empty((data.n_series, h, len(quantiles)))
-        windows = self._windows(data.lengths, h)
-        for n_windows in np.unique(windows):
-            group = windows == n_windows
-            part = data.head(data.lengths, select=group)
-            mean[group], stacked[group] = self._run(
-                part, self._make(h, int(n_windows)), h, quantiles
-            )
+        for i, state in enumerate(states):
+            if state is None:
+                continue
+            out = self._forecast_one(state, h, levels)
+            mean[i] = out["mean"]
+            for k, q in enumerate(quantiles):
+                key = _interval_key(q)
+                stacked[i, :, k] = out[key] if key else out["mean"]
+        failed = np.array([state is None for state in states])
+        if failed.any():
+            part = data.head(data.lengths, select=failed)
+            mean[failed], stacked[failed] = _naive(part, h, quantiles)
         return Prediction(mean, stacked if quantiles else None)
 
-    def _run(self, data: SeriesArrays, model, h: int, quantiles: tuple[float, ...]):
-        from statsforecast import StatsForecast
-        from statsforecast.models import Naive
 
-        frame = data.to_frame()
-        # Integer ids keep statsforecast's output in the arrays' series order.
-        frame["unique_id"] = np.repeat(np.arange(data.n_series), data.lengths)
-        engine = StatsForecast([model], freq=data.freq, n_jobs=self.n_jobs, fallback_model=Naive())
-        out = engine.forecast(df=frame, h=h, level=_levels(quantiles) or None)
-        name = str(model)
-        columns = [
-            out[f"{name}-{key}"] if (key := _interval_key(q)) else out[name] for q in quantiles
-        ]
-        mean = out[name].to_numpy(np.float64).reshape(-1, h)
-        if not quantiles:
-            return mean, np.empty((data.n_series, h, 0))
-        stacked = pd.concat(columns, axis=1).to_numpy(np.float64)
-        return mean, stacked.reshape(-1, h, len(quantiles))
+def _naive(data: SeriesArrays, h: int, quantiles: tuple[float, ...]):
+    """statsforecast's Naive, with its intervals, for the series the model could not fit."""
+    from statsforecast import StatsForecast
+    from statsforecast.models import Naive
+
+    frame = data.to_frame()
+    # Integer ids keep statsforecast's output in the arrays' series order.
+    frame["unique_id"] = np.repeat(np.arange(data.n_series), data.lengths)
+    out = StatsForecast([Naive()], freq=data.freq, n_jobs=1).forecast(
+        df=frame, h=h, level=_levels(quantiles) or None
+    )
+    mean = out["Naive"].to_numpy(np.float64).reshape(-1, h)
+    if not quantiles:
+        return mean, np.empty((data.n_series, h, 0))
+    columns = [
+        out[f"Naive-{key}"] if (key := _interval_key(q)) else out["Naive"] for q in quantiles
+    ]
+    stacked = pd.concat(columns, axis=1).to_numpy(np.float64)
+    return mean, stacked.reshape(-1, h, len(quantiles))
 
 
 class ETS(StatsForecastModel):
@@ -91,55 +117,24 @@ class ETS(StatsForecastModel):
             and about five times faster than a full search (``"ZZZ"``).
     """
 
-    def __init__(
-        self, *, season_length: int = 7, model: str = "ZNA", alias: str = "ETS", n_jobs: int = 1
-    ):
-        self.season_length, self.model, self.alias, self.n_jobs = (
-            season_length,
-            model,
-            alias,
-            n_jobs,
-        )
+    def __init__(self, *, season_length: int = 7, model: str = "ZNA", alias: str = "ETS"):
+        self.season_length, self.model, self.alias = season_length, model, alias
 
-    def _fit(self, data: SeriesArrays, covariates: Covariates) -> None:
+    def _fit_one(self, y: np.ndarray, h: int) -> dict:
         from statsforecast.models import AutoETS
 
-        self.data_ = data
-        self.states_ = []
-        for i in range(data.n_series):
-            y = data.values[data.indptr[i] : data.indptr[i + 1]]
-            try:
-                fitted = AutoETS(season_length=self.season_length, model=self.model).fit(y)
-            except Exception:  # statsforecast's own fallback: too short or degenerate series
-                self.states_.append(None)
-                continue
-            self.states_.append(_forecast_state(fitted.model_))
+        return _ets_state(AutoETS(season_length=self.season_length, model=self.model).fit(y))
 
-    def _predict(self, h: int, quantiles: tuple[float, ...]) -> Prediction:
+    def _forecast_one(self, state: dict, h: int, levels: list) -> dict:
         from statsforecast.ets import forecast_ets
-        from statsforecast.models import Naive
 
-        data, levels = self.data_, _levels(quantiles)
-        mean = np.empty((data.n_series, h))
-        stacked = np.empty((data.n_series, h, len(quantiles)))
-        for i, state in enumerate(self.states_):
-            if state is None:
-                continue
-            out = forecast_ets(state, h=h, level=levels or None)
-            mean[i] = out["mean"]
-            for k, q in enumerate(quantiles):
-                key = _interval_key(q)
-                stacked[i, :, k] = out[key] if key else out["mean"]
-        failed = np.array([state is None for state in self.states_])
-        if failed.any():
-            part = data.head(data.lengths, select=failed)
-            mean[failed], stacked[failed] = self._run(part, Naive(), h, quantiles)
-        return Prediction(mean, stacked if quantiles else None)
+        return forecast_ets(state, h=h, level=levels or None)
 
 
-def _forecast_state(model: dict) -> dict:
+def _ets_state(fitted) -> dict:
     """What statsforecast's `forecast_ets` reads of a fitted ETS: the last states, the
     parameters, the variance and the residuals (fitted values are not needed)."""
+    model = fitted.model_
     state = {key: model[key] for key in ("components", "par", "m", "sigma2", "distribution")}
     for key in ("nu", "alpha_dist", "beta_dist"):  # parameters of non-normal error laws
         if key in model:
@@ -157,14 +152,35 @@ class _Intermittent(StatsForecastModel):
 
     Each series gets as many windows (at most ``n_windows``, at least 2) as its history holds;
     10 windows covered the M5 subset's validation month far better than 2 (95% intervals:
-    0.89 vs 0.64 coverage). Series shorter than ``2 * h + 1`` get statsforecast's Naive.
+    0.89 vs 0.64 coverage). Series shorter than ``2 * h + 1`` get statsforecast's Naive. The
+    fit keeps the level and window errors for ``horizon`` periods (None: 28 days, 8 weeks,
+    3 months); forecasts of another horizon re-estimate the errors for it.
     """
 
-    def __init__(self, *, alias: str, n_windows: int = 10, n_jobs: int = 1):
-        self.alias, self.n_windows, self.n_jobs = alias, n_windows, n_jobs
+    def __init__(self, *, alias: str, n_windows: int = 10, horizon: int | None = None):
+        self.alias, self.n_windows, self.horizon = alias, n_windows, horizon
 
-    def _windows(self, lengths: np.ndarray, h: int) -> np.ndarray:
-        return np.clip((lengths - 1) // h, 2, self.n_windows)
+    def _make(self, h: int, n_windows: int):
+        raise NotImplementedError
+
+    def _fit(self, data: SeriesArrays, covariates: Covariates) -> None:
+        self.data_ = data
+        self.horizon_ = self.horizon or default_horizon(data.freq)
+        self.states_ = self._states(data, self.horizon_)
+
+    def _states_for(self, h: int) -> list:
+        return self.states_ if h == self.horizon_ else self._states(self.data_, h)
+
+    def _fit_one(self, y: np.ndarray, h: int) -> tuple[float, np.ndarray]:
+        fitted = self._make(h, _n_windows(len(y), h, self.n_windows)).fit(y)
+        # The flat forecast level and the conformity scores (window x step absolute errors).
+        return float(fitted.model_["mean"][0]), np.asarray(fitted._cs, dtype=np.float64)
+
+    def _forecast_one(self, state: tuple[float, np.ndarray], h: int, levels: list) -> dict:
+        level, scores = state
+        model = self._make(h, len(scores))
+        model.model_, model._cs = {"mean": np.array([level])}, scores
+        return model.predict(h, level=levels or None)
 
     def _intervals(self, h: int, n_windows: int):
         from statsforecast.utils import ConformalIntervals
@@ -172,11 +188,16 @@ class _Intermittent(StatsForecastModel):
         return ConformalIntervals(h=h, n_windows=n_windows)
 
 
+def _n_windows(length: int, h: int, most: int) -> int:
+    """Conformal windows a series of ``length`` periods holds: at least 2, at most ``most``."""
+    return int(np.clip((length - 1) // h, 2, most))
+
+
 class Croston(_Intermittent):
     """Croston's method (classic): smoothed demand size over smoothed interval."""
 
-    def __init__(self, *, alias: str = "Croston", n_windows: int = 10, n_jobs: int = 1):
-        super().__init__(alias=alias, n_windows=n_windows, n_jobs=n_jobs)
+    def __init__(self, *, alias: str = "Croston", n_windows: int = 10, horizon: int | None = None):
+        super().__init__(alias=alias, n_windows=n_windows, horizon=horizon)
 
     def _make(self, h: int, n_windows: int):
         from statsforecast.models import CrostonClassic
@@ -194,9 +215,9 @@ class TSB(_Intermittent):
         alpha_p: float = 0.1,
         alias: str = "TSB",
         n_windows: int = 10,
-        n_jobs: int = 1,
+        horizon: int | None = None,
     ):
-        super().__init__(alias=alias, n_windows=n_windows, n_jobs=n_jobs)
+        super().__init__(alias=alias, n_windows=n_windows, horizon=horizon)
         self.alpha_d, self.alpha_p = alpha_d, alpha_p
 
     def _make(self, h: int, n_windows: int):
@@ -213,8 +234,8 @@ class TSB(_Intermittent):
 class ADIDA(_Intermittent):
     """Aggregate-disaggregate intermittent demand approach (temporal aggregation + SES)."""
 
-    def __init__(self, *, alias: str = "ADIDA", n_windows: int = 10, n_jobs: int = 1):
-        super().__init__(alias=alias, n_windows=n_windows, n_jobs=n_jobs)
+    def __init__(self, *, alias: str = "ADIDA", n_windows: int = 10, horizon: int | None = None):
+        super().__init__(alias=alias, n_windows=n_windows, horizon=horizon)
 
     def _make(self, h: int, n_windows: int):
         from statsforecast.models import ADIDA as StatsADIDA
@@ -225,8 +246,8 @@ class ADIDA(_Intermittent):
 class IMAPA(_Intermittent):
     """Intermittent multiple aggregation prediction algorithm (ADIDA over many levels)."""
 
-    def __init__(self, *, alias: str = "IMAPA", n_windows: int = 10, n_jobs: int = 1):
-        super().__init__(alias=alias, n_windows=n_windows, n_jobs=n_jobs)
+    def __init__(self, *, alias: str = "IMAPA", n_windows: int = 10, horizon: int | None = None):
+        super().__init__(alias=alias, n_windows=n_windows, horizon=horizon)
 
     def _make(self, h: int, n_windows: int):
         from statsforecast.models import IMAPA as StatsIMAPA
