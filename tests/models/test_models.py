@@ -141,3 +141,48 @@ def test_seasonal_naive_on_short_series_has_naive_intervals():
     naive = Naive().fit(train).predict(5, (0.05, 0.95))
     np.testing.assert_allclose(short.quantiles, naive.quantiles)
     assert (short.quantiles[..., 1] > short.quantiles[..., 0]).any()
+
+
+def _statsforecast_model(name: str, intervals):
+    import statsforecast.models as sf
+
+    if name == "ETS":
+        return sf.AutoETS(season_length=7, model="ZNA")
+    if name == "TSB":
+        return sf.TSB(alpha_d=0.1, alpha_p=0.1, prediction_intervals=intervals)
+    cls = {"Croston": sf.CrostonClassic, "ADIDA": sf.ADIDA, "IMAPA": sf.IMAPA}[name]
+    return cls(prediction_intervals=intervals)
+
+
+@pytest.mark.parametrize("name", ["ETS", "Croston", "TSB", "ADIDA", "IMAPA"])
+@pytest.mark.parametrize("h", [28, 7])
+def test_classical_models_forecast_what_statsforecast_does(name, h):
+    """Fitted series by series and kept, the models forecast to the bit what statsforecast's
+    engine forecasts in one pass, with its Naive fallback for series too short to fit."""
+    from statsforecast import StatsForecast
+    from statsforecast.models import Naive
+    from statsforecast.utils import ConformalIntervals
+
+    import trendcast.models as tm
+    from trendcast.data.simulate import simulate_shop
+    from trendcast.models.classical import _levels
+
+    data = simulate_shop(n_items=5, n_stores=2, n_periods=200, seed=4, reviews=False).data
+    arrays = SeriesArrays.from_frame(data.sales, "D")
+    arrays = arrays.head(np.where(np.arange(arrays.n_series) % 4 == 0, 20, arrays.lengths))
+    ours = getattr(tm, name)().fit(arrays).predict(h, (0.1, 0.5, 0.9))
+    peers = []
+    for i in range(arrays.n_series):
+        y = arrays.values[arrays.indptr[i] : arrays.indptr[i + 1]]
+        intervals = ConformalIntervals(h=h, n_windows=int(np.clip((len(y) - 1) // h, 2, 10)))
+        peer = _statsforecast_model(name, intervals)
+        frame = pd.DataFrame({"unique_id": 0, "ds": np.arange(len(y)), "y": y})
+        out = StatsForecast([peer], freq=1, fallback_model=Naive()).forecast(
+            df=frame, h=h, level=_levels((0.1, 0.9))
+        )
+        column = str(peer)
+        peers.append(out[[f"{column}-lo-80", column, f"{column}-hi-80"]].to_numpy())
+    expected = np.maximum(np.stack(peers), 0)  # (series, h, [q0.1, mean, q0.9])
+    np.testing.assert_array_equal(ours.mean, expected[..., 1])
+    np.testing.assert_array_equal(ours.quantiles[..., 0], expected[..., 0])
+    np.testing.assert_array_equal(ours.quantiles[..., 2], expected[..., 2])
