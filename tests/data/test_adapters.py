@@ -272,6 +272,8 @@ KW = dict(
     price_col="price",
     customer_col="customer",
     invoice_col="invoice",
+    non_products=None,  # the products are called A, B, C: B and D are also non-product codes
+    cancel_window=None,  # nothing netted: see the tests of netting below
 )
 
 
@@ -308,7 +310,7 @@ def test_transactions_weekly_totals_by_hand():
     price = by_key(dyn, "price")
     assert price[("A", "2024-01-01")] == pytest.approx((2 * 1.0 + 3 * 2.0 + 1 * 1.0) / 6)
     assert price[("C", "2024-01-15")] == pytest.approx((2 * 3.0 + 1 * 6.0) / 3)
-    assert np.isnan(price[("A", "2024-01-08")])
+    assert price[("A", "2024-01-08")] == price[("A", "2024-01-01")]  # no sale: the last price
     assert by_key(dyn, "n_orders")[("A", "2024-01-01")] == 3
     assert by_key(dyn, "n_customers")[("A", "2024-01-01")] == 2  # a line without customer
     assert by_key(dyn, "n_lines")[("C", "2024-01-15")] == 2
@@ -316,6 +318,7 @@ def test_transactions_weekly_totals_by_hand():
     assert data.static.to_dict("list") == {
         "unique_id": ["A", "B", "C"],
         "item_id": ["A", "B", "C"],
+        "cat_id": ["all", "all", "all"],
         "title": ["Apple", "Banana", "Cherry"],
     }
     assert isinstance(report, TransactionReport)
@@ -333,7 +336,7 @@ def test_transactions_returns_reported_not_subtracted():
 
     # Without the invoice column the cancellation is still a return (negative quantity).
     _, no_invoice = from_transactions(
-        order_lines(), time_col="time", product_col="product", quantity_col="qty"
+        order_lines(), time_col="time", product_col="product", quantity_col="qty", non_products=None
     )
     assert (no_invoice.return_lines, no_invoice.cancelled_lines) == (2, 0)
     # A cancelled invoice with a positive quantity is not demand either.
@@ -366,6 +369,7 @@ def test_transactions_exclusions_counted_by_reason():
     assert report.excluded == {
         "missing_product": 1,
         "missing_store": 0,
+        "non_product": 0,
         "bad_timestamp": 2,
         "missing_quantity": 1,
         "zero_quantity": 1,
@@ -394,7 +398,9 @@ def test_transactions_zero_fill_from_first_sale_to_end():
             "qty": [1, 2, 3, 4],
         }
     )
-    data, report = from_transactions(lines, time_col="t", product_col="sku", quantity_col="qty")
+    data, report = from_transactions(
+        lines, time_col="t", product_col="sku", quantity_col="qty", non_products=None
+    )
     sizes = data.sales.groupby("unique_id").size().to_dict()
     assert sizes == {"A": 6, "B": 4, "C": 1}  # each from its first sale to the last week (Feb 5)
     assert data.sales.groupby("unique_id")["ds"].max().eq(pd.Timestamp("2024-02-05")).all()
@@ -505,3 +511,147 @@ def test_transactions_nullable_quantities_and_zone_aware_times():
     assert data.sales["y"].dtype == np.int64
     assert (data.sales["ds"].dt.dayofweek == 0).all() and data.sales["ds"].dt.tz is None
     assert by_key(data.sales, "y")[("A", "2024-01-01")] == 5
+
+
+NETTED = {**KW, "cancel_window": "30D"}
+
+
+def test_transactions_cancellation_nets_the_order_it_reverses():
+    data, report = from_transactions(order_lines(), **NETTED)
+    y = by_key(data.sales, "y")
+    # c1's cancellation of 2 A on Jan 9 takes back c1's order of 2 A on Jan 1; c3's return of
+    # a B that c3 never ordered stays a return.
+    assert y[("A", "2024-01-01")] == 4
+    assert report.reversed_lines == 2 and report.units_reversed == 2
+    assert report.units_returned == 1 == data.dynamic["returned_units"].sum()
+    assert report.units_ordered == data.sales["y"].sum() == 12
+    assert (report.cancelled_lines, report.return_lines) == (0, 1)
+    assert report.rows_in == report.rows_used + report.rows_excluded
+    assert "netted" in str(report)
+
+    # Too far back for the window: nothing is netted.
+    _, short = from_transactions(order_lines(), **{**NETTED, "cancel_window": "3D"})
+    assert short.reversed_lines == 0 and short.units_returned == 3
+
+
+def test_transactions_netting_latest_order_first_and_partial():
+    rows = [
+        ("1", "2024-01-01", "A", 5, "c1"),
+        ("2", "2024-01-02", "A", 3, "c1"),
+        ("3", "2024-01-02", "A", 4, "c2"),  # another customer: never netted
+        ("C4", "2024-01-03", "A", -4, "c1"),  # takes 3 off order 2, then 1 off order 1
+        ("C5", "2024-01-04", "A", -9, "c1"),  # takes the 4 left on order 1; 5 units returned
+    ]
+    lines = pd.DataFrame(rows, columns=["invoice", "time", "product", "qty", "customer"])
+    data, report = from_transactions(
+        lines,
+        time_col="time",
+        product_col="product",
+        quantity_col="qty",
+        customer_col="customer",
+        invoice_col="invoice",
+        freq="D",
+    )
+    # The series starts with the first order not taken back.
+    assert by_key(data.sales, "y") == {
+        ("A", "2024-01-02"): 4,
+        ("A", "2024-01-03"): 0,
+        ("A", "2024-01-04"): 0,
+    }
+    assert report.units_reversed == 8 and report.units_returned == 5
+    # Orders 1, 2 and cancellation 4 are netted to nothing; C5 keeps 5 units as a return.
+    assert report.reversed_lines == 3 and report.cancelled_lines == 1
+
+
+def test_transactions_order_cancelled_at_once_is_no_demand():
+    rows = [
+        ("1", "2024-01-01 09:00", "JAR", 80995, "c9"),
+        ("C2", "2024-01-01 09:05", "JAR", -80995, "c9"),
+        ("3", "2024-01-02 10:00", "CUP", 2, "c1"),
+    ]
+    lines = pd.DataFrame(rows, columns=["invoice", "time", "product", "qty", "customer"])
+    data, report = from_transactions(
+        lines,
+        time_col="time",
+        product_col="product",
+        quantity_col="qty",
+        customer_col="customer",
+        invoice_col="invoice",
+    )
+    assert data.sales["unique_id"].unique().tolist() == ["CUP"]  # the jar never sold
+    assert report.reversed_lines == 2 and report.rows_used == 3
+
+
+def test_transactions_non_product_lines_kept_out():
+    rows = [
+        ("2024-01-01", "85123A", "WHITE HANGING HEART T-LIGHT HOLDER", 6),
+        ("2024-01-01", "POST", "POSTAGE", 1),
+        ("2024-01-02", "DOT", "DOTCOM POSTAGE", 1),
+        ("2024-01-02", "M", "Manual", 1),
+        ("2024-01-03", "23099", "FRENCH CARRIAGE LANTERN", 2),  # a product, not carriage
+        ("2024-01-03", "21656", "samples", 1),
+        ("2024-01-04", "51020B", "taig adjust", 3),
+    ]
+    lines = pd.DataFrame(rows, columns=["time", "code", "text", "qty"])
+    kw = dict(time_col="time", product_col="code", quantity_col="qty", text_col="text")
+    data, report = from_transactions(lines, **kw)
+    assert set(data.sales["unique_id"]) == {"85123A", "23099"}
+    assert report.excluded["non_product"] == 5
+    assert report.non_products == {"POST": 1, "DOT": 1, "M": 1, "21656": 1, "51020B": 1}
+    assert "non-product lines: " in str(report)
+    everything, kept = from_transactions(lines, **kw, non_products=None)
+    assert kept.excluded["non_product"] == 0 and everything.sales["unique_id"].nunique() == 7
+    with pytest.raises(ValueError, match="not a valid regular expression"):
+        from_transactions(lines, **kw, non_products="post(")
+
+
+def test_transactions_outliers_flagged_not_changed():
+    times = pd.date_range("2024-01-01", periods=8, freq="D")
+    lines = pd.DataFrame(
+        {
+            "time": list(times) + [times[3], times[5]],
+            "sku": ["A"] * 8 + ["A", "JAR"],
+            "qty": [2, 3, 2, 2, 3, 2, 2, 3, 400, 90000],
+        }
+    )
+    data, report = from_transactions(lines, time_col="time", product_col="sku", quantity_col="qty")
+    assert data.sales["y"].sum() == lines["qty"].sum()  # flagged, still demand
+    out = report.outliers
+    assert out["unique_id"].tolist() == ["JAR", "A"]  # largest ratio first
+    assert out.loc[1, "quantity"] == 400 and out.loc[1, "usual"] == 2.0
+    assert out.loc[0, "time"] == times[5]
+    assert "Outliers: 2 demand lines" in str(report)
+    _, lenient = from_transactions(
+        lines, time_col="time", product_col="sku", quantity_col="qty", outlier_factor=1e6
+    )
+    assert lenient.outliers.empty
+
+
+def test_transactions_category_column_or_all():
+    lines = order_lines().assign(cat=["fruit", "fruit", None, "fruit", "x", "y", "fruit", "z", "z"])
+    data, report = from_transactions(lines, **KW, category_col="cat")
+    assert data.static.set_index("unique_id")["cat_id"].to_dict() == {
+        "A": "fruit",
+        "B": "fruit",
+        "C": "z",
+    }
+    assert not any("category" in note for note in report.notes)
+    data, report = from_transactions(order_lines(), **KW)
+    assert (data.static["cat_id"] == "all").all()
+    assert any('category "all"' in note for note in report.notes)
+    assert "3 periods without sales take the price last paid" in report.notes[0]
+
+
+def test_transactions_composite_ids_never_merge():
+    lines = pd.DataFrame(
+        {
+            "time": ["2024-01-01", "2024-01-02"],
+            "sku": ["A_B", "A"],
+            "store": ["C", "B_C"],
+            "qty": [1, 2],
+        }
+    )
+    with pytest.raises(ValueError, match="join into the same series id"):
+        from_transactions(
+            lines, time_col="time", product_col="sku", quantity_col="qty", store_col="store"
+        )

@@ -1,9 +1,12 @@
 """Order lines (transactions) to the data contract: demand per product and period, with
-cancellations and returns kept apart and every excluded line counted in a `TransactionReport`.
+cancellations netted against the orders they reverse, returns kept apart, non-product lines
+(postage, fees, adjustments) kept out, outsized lines flagged and every excluded line counted in a
+`TransactionReport`.
 """
 
 from __future__ import annotations
 
+import re
 import warnings
 from dataclasses import dataclass, field
 from typing import Any
@@ -14,13 +17,14 @@ import pandas as pd
 from trendcast._frames import to_pandas
 from trendcast.data.contract import DEFAULT_COLUMNS, ShopData
 
-__all__ = ["EXCLUSION_REASONS", "TransactionReport", "from_transactions"]
+__all__ = ["EXCLUSION_REASONS", "NON_PRODUCTS", "TransactionReport", "from_transactions"]
 
 # Reasons a transaction line is left out, in the order they are checked; a line is counted
 # under the first reason that applies.
 EXCLUSION_REASONS = (
     "missing_product",
     "missing_store",
+    "non_product",
     "bad_timestamp",
     "missing_quantity",
     "zero_quantity",
@@ -29,6 +33,19 @@ EXCLUSION_REASONS = (
     "return_before_first_sale",
 )
 
+# Lines that are not a product sold: shipping, fees, discounts, manual bookings, samples,
+# write-offs. Matched, ignoring case, against the whole product id and the whole description;
+# the short codes are those of common shop systems (POST, DOT, M, D, C2, S, B, CRUK, ...).
+NON_PRODUCTS = (
+    r"post|dot|m|d|c2|s|b|cruk|amazonfee|bank charges?|"
+    r"((dotcom|next day|express) )?(postage|carriage|shipping|delivery)( charges?| costs?)?|"
+    r"manual|discount|(amazon |ebay |paypal )?fees?|samples?|show samples|samples?/damages?|"
+    r"damages?/samples?|.*\badjust(ment)?\b.*|.*\bcommission\b.*"
+)
+
+_OUTLIER_COLUMNS = ["unique_id", "time", "quantity", "usual", "ratio"]
+_MIN_LINES = 5  # a product's usual line is its median over at least this many lines
+
 _UID, _DS, _Y = DEFAULT_COLUMNS.id_col, DEFAULT_COLUMNS.time_col, DEFAULT_COLUMNS.target_col
 
 
@@ -36,10 +53,12 @@ _UID, _DS, _Y = DEFAULT_COLUMNS.id_col, DEFAULT_COLUMNS.time_col, DEFAULT_COLUMN
 class TransactionReport:
     """What :func:`from_transactions` did with each input line.
 
-    ``rows_in == rows_used + sum(excluded.values())`` always holds. Used lines are either demand
-    lines (positive quantity, not on a cancelled invoice) or return lines (negative quantity or
-    cancelled invoice), the latter counted in the dynamic ``returned_units`` and never
-    subtracted from demand.
+    ``rows_in == rows_used + sum(excluded.values())`` always holds. Used lines are demand lines
+    (positive quantity, not on a cancelled invoice), reversing lines (negative quantity or
+    cancelled invoice) and reversed lines: a reversing line that matches an earlier order of
+    the same customer and product takes its units off that order's demand; what no order
+    matches counts in the dynamic ``returned_units``, never subtracted from demand. Lines
+    netted to nothing on both sides are the ``reversed_lines``.
 
     Attributes:
         rows_in: lines received.
@@ -48,8 +67,11 @@ class TransactionReport:
         demand_lines: used lines counted as demand.
         return_lines: used lines with a negative quantity on a non-cancelled invoice.
         cancelled_lines: used lines on an invoice starting with the cancel prefix.
-        units_ordered: total demand (sum of ``y``).
-        units_returned: total returned or cancelled units (sum of ``returned_units``).
+        reversed_lines: orders and their cancellations (or returns) netted to nothing.
+        units_reversed: units taken off demand by matched cancellations and returns.
+        units_ordered: total demand (sum of ``y``), net of the units reversed.
+        units_returned: returned or cancelled units that no order matched (sum of
+            ``returned_units``).
         products: number of series.
         periods: number of periods from the first to the last used period.
         sales_rows: rows of the sales frame.
@@ -60,6 +82,11 @@ class TransactionReport:
         partial_first_period: the data starts after the first period's first day.
         partial_last_period: the data ends before the last period's last day, so its demand
             is incomplete.
+        non_products: the product ids of the lines left out as ``non_product``, with lines.
+        outliers: demand lines far above their product's usual line (``unique_id``, the
+            line's time, ``quantity``, ``usual``, ``ratio``), largest ratio first; flagged,
+            still counted as demand.
+        notes: what else was decided for the user (e.g. the category given to every product).
     """
 
     rows_in: int
@@ -68,6 +95,8 @@ class TransactionReport:
     demand_lines: int = 0
     return_lines: int = 0
     cancelled_lines: int = 0
+    reversed_lines: int = 0
+    units_reversed: float = 0.0
     units_ordered: float = 0.0
     units_returned: float = 0.0
     products: int = 0
@@ -79,6 +108,12 @@ class TransactionReport:
     freq: str = "D"
     partial_first_period: bool = False
     partial_last_period: bool = False
+    non_products: dict[str, int] = field(default_factory=dict)
+    outliers: pd.DataFrame = field(
+        default_factory=lambda: pd.DataFrame(columns=_OUTLIER_COLUMNS), compare=False
+    )
+    notes: list[str] = field(default_factory=list)
+    outlier_factor: float = 50.0
 
     @property
     def rows_excluded(self) -> int:
@@ -93,6 +128,7 @@ class TransactionReport:
             ("used:demand_lines", self.demand_lines),
             ("used:return_lines", self.return_lines),
             ("used:cancelled_lines", self.cancelled_lines),
+            ("used:reversed_lines", self.reversed_lines),
         ]
         out = pd.DataFrame(items, columns=["outcome", "rows"])
         out["share"] = out["rows"] / self.rows_in if self.rows_in else np.nan
@@ -109,8 +145,13 @@ class TransactionReport:
         for reason, k in self.excluded.items():
             if k:
                 lines.append(f"  excluded {reason:<26} {k:>10,} ({pct(k)})")
+        if self.non_products:
+            top = ", ".join(f"{k} ({v:,})" for k, v in list(self.non_products.items())[:6])
+            lines.append(f"  non-product lines: {top}")
         lines += [
-            f"  demand lines {self.demand_lines:,} ({self.units_ordered:,.0f} units); returns "
+            f"  demand lines {self.demand_lines:,} ({self.units_ordered:,.0f} units); "
+            f"{self.reversed_lines:,} lines of orders and their cancellations netted "
+            f"({self.units_reversed:,.0f} units taken off demand); unmatched returns "
             f"{self.return_lines:,} lines + cancellations {self.cancelled_lines:,} lines "
             f"({self.units_returned:,.0f} units, not subtracted from demand)",
             f"Series: {self.products:,} products x {self.periods:,} periods ({self.freq}), "
@@ -119,6 +160,15 @@ class TransactionReport:
             + (" (first period partial)" if self.partial_first_period else "")
             + (" (last period partial)" if self.partial_last_period else ""),
         ]
+        if len(self.outliers):
+            worst = self.outliers.iloc[0]
+            lines.append(
+                f"Outliers: {len(self.outliers):,} demand lines over {self.outlier_factor:g}x their "
+                f"product's usual line, kept as demand; the largest: {worst['unique_id']} "
+                f"{worst['quantity']:,.0f} units on {worst['time']:%Y-%m-%d} (usual "
+                f"{worst['usual']:,.0f})"
+            )
+        lines += [f"Note: {note}" for note in self.notes]
         return "\n".join(lines)
 
 
@@ -183,16 +233,26 @@ def from_transactions(
     freq: str = "W-MON",
     cancel_prefix: str | None = "C",
     time_format: str | None = None,
+    cancel_window: str | pd.Timedelta | None = "30D",
+    non_products: str | None = NON_PRODUCTS,
+    category_col: str | None = None,
+    outlier_factor: float = 50.0,
 ) -> tuple[ShopData, TransactionReport]:
     """Aggregates order lines into demand per product (and store) and period.
 
     Demand is the units ordered: the sum of positive quantities on lines whose invoice does not
-    start with ``cancel_prefix``. Returns (negative quantities) and cancellations (invoices
-    starting with the prefix) are never subtracted; their absolute units go to the dynamic
-    column ``returned_units`` of the period they were booked in. Lines are left out, and counted
-    in the report under the first reason that applies, when they have:
+    start with ``cancel_prefix``, less what cancellations take back. A reversing line (a
+    negative quantity, or an invoice starting with the prefix) of a customer takes its units
+    off that customer's latest orders of the same product (and store) within
+    ``cancel_window`` before it: an order cancelled at once never counts as demand. What no
+    order matches (no customer, an older order, more units than were ordered) is never
+    subtracted; its units go to the dynamic column ``returned_units`` of the period it was
+    booked in. Lines are left out, and counted in the report under the first reason that
+    applies, when they have:
 
     * ``missing_product`` / ``missing_store``: no product (or store) id;
+    * ``non_product``: a product id or description matching ``non_products`` (postage,
+      fees, discounts, manual bookings, samples, adjustments), listed in the report;
     * ``bad_timestamp``: a missing or unparsable timestamp;
     * ``missing_quantity`` / ``zero_quantity``: a missing, non-numeric or zero quantity;
     * ``missing_price`` / ``non_positive_price``: with ``price_col``, a missing or non-numeric
@@ -223,15 +283,25 @@ def from_transactions(
             alphabetical first) goes to ``static["title"]``.
         freq: ``"D"``, ``"W-MON"`` .. ``"W-SUN"`` or ``"MS"``.
         cancel_prefix: invoices starting with it are cancellations (``None`` to disable).
+        cancel_window: how far back a cancellation or return looks for the order it
+            reverses (a pandas time span, e.g. ``"30D"``); ``None``: nothing is netted.
+        non_products: regular expression (full match, any case) of the product ids and
+            descriptions that are not products; ``None`` keeps every line.
+        category_col: optional category column, to ``static["cat_id"]`` (its most frequent
+            value per series); without it every product is in category ``"all"``, and the
+            report says so.
+        outlier_factor: demand lines above this multiple of their product's usual line (the
+            median of its lines; for products with fewer than five, the 99th percentile line
+            of those with more) are flagged in the report.
         time_format: ``strftime`` format for text timestamps. By default the format is
             inferred from the first value and values that do not match it are parsed one by
             one; pass it to make parsing strict and fast.
 
     Returns:
         ``(ShopData, TransactionReport)``. ``sales``: ``unique_id, ds, y``; ``static``:
-        ``unique_id, item_id`` (+ ``store_id``, ``title``); ``dynamic``: ``unique_id, ds,
+        ``unique_id, item_id, cat_id`` (+ ``store_id``, ``title``); ``dynamic``: ``unique_id, ds,
         returned_units, n_lines`` (+ ``price`` = quantity-weighted mean unit price of the
-        demand lines, NaN without demand; ``n_orders``; ``n_customers``).
+        demand lines, in periods without demand the last one; ``n_orders``; ``n_customers``).
 
     Example:
         >>> lines = pd.DataFrame({"t": ["2024-01-01", "2024-01-03", "2024-01-16"],
@@ -252,6 +322,7 @@ def from_transactions(
         "invoice_col": invoice_col,
         "store_col": store_col,
         "text_col": text_col,
+        "category_col": category_col,
     }
     for role, col in roles.items():
         if col is not None and col not in lines.columns:
@@ -278,6 +349,15 @@ def from_transactions(
     store = lines[store_col] if store_col is not None else None
     if store is not None:
         exclude("missing_store", store.isna().to_numpy())
+    non_product = np.zeros(n_in, dtype=bool)
+    if non_products:
+        _check_pattern(non_products)
+        for col in dict.fromkeys(c for c in (product_col, text_col) if c is not None):
+            text = lines[col].astype("string").str.strip()
+            non_product |= _flag(text.str.fullmatch(non_products, case=False))
+    non_product &= ~bad
+    exclude("non_product", non_product)
+    named = product[non_product].astype(str).value_counts()
 
     ts = _parse_times(lines[time_col], time_format)
     exclude("bad_timestamp", ts.isna().to_numpy())
@@ -314,15 +394,35 @@ def from_transactions(
         )
     if store is not None:
         uid_values = (prod_ok.astype(str) + "_" + store[ok].astype(str)).to_numpy()
+        _check_unique_ids(prod_ok, store[ok], uid_values)
     else:
         uid_values = prod_ok.to_numpy()
     codes, uniques = pd.factorize(uid_values, sort=True)
+
+    n_reversed, units_before = 0, qty[is_demand].sum()
+    if customer_col is not None and cancel_window is not None:
+        qty, netted = _net_reversals(
+            codes, lines.loc[ok, customer_col], ts[ok], qty, is_demand, pd.Timedelta(cancel_window)
+        )
+        # Lines netted to nothing leave the data; the report counts them as used.
+        n_reversed = int(netted.sum())
+        ok[np.flatnonzero(ok)[netted]] = False
+        qty, codes, cancelled, is_demand = (a[~netted] for a in (qty, codes, cancelled, is_demand))
+    units_reversed = float(units_before - qty[is_demand].sum())
 
     ds, freq = _period_start(ts[ok], freq)
     ds = ds.to_numpy(dtype="datetime64[ns]")
     offset = pd.tseries.frequencies.to_offset(freq)
 
-    empty_report = TransactionReport(rows_in=n_in, rows_used=0, excluded=excluded, freq=freq)
+    empty_report = TransactionReport(
+        rows_in=n_in,
+        rows_used=n_reversed,
+        excluded=excluded,
+        reversed_lines=n_reversed,
+        units_reversed=units_reversed,
+        freq=freq,
+        non_products=named.to_dict(),
+    )
     if not is_demand.any():
         # Every used line is a return: none can be attached to a series.
         exclude("return_before_first_sale", ok.copy())
@@ -395,7 +495,10 @@ def from_transactions(
         revenue = np.zeros(n_rows)
         np.add.at(revenue, pos[is_demand], qty[is_demand] * p[is_demand])
         with np.errstate(invalid="ignore", divide="ignore"):
-            dyn["price"] = np.where(y > 0, revenue / np.where(y > 0, y, 1), np.nan)
+            paid = pd.Series(np.where(y > 0, revenue / np.where(y > 0, y, 1), np.nan))
+        # A period without sales keeps the last price paid: the price did not vanish.
+        dyn["price"] = paid.groupby(grid_series).ffill().to_numpy()
+        carried = int(paid.isna().sum())
     for name, col in (("n_orders", invoice_col), ("n_customers", customer_col)):
         if col is not None:
             counts = (
@@ -413,30 +516,35 @@ def from_transactions(
     static["item_id"] = product.to_numpy()[ok_idx[first_line]]
     if store is not None:
         static["store_id"] = store.to_numpy()[ok_idx[first_line]]
-    if text_col is not None:
-        text = pd.DataFrame({"code": codes, "text": used[text_col].to_numpy()}).dropna()
-        top = (
-            text.groupby(["code", "text"])
-            .size()
-            .rename("k")
-            .reset_index()
-            .sort_values(["code", "k", "text"], ascending=[True, False, True])
-            .drop_duplicates("code")
+    notes = []
+    if price is not None and carried:
+        notes.append(
+            f"{carried:,} periods without sales take the price last paid for the product "
+            "(dynamic price)"
         )
-        titles = np.full(n_series, None, dtype=object)
-        titles[top["code"].to_numpy()] = top["text"].to_numpy()
-        static["title"] = titles
+    if category_col is not None:
+        static["cat_id"] = _most_frequent(codes, used[category_col].to_numpy(), n_series)
+    else:
+        static["cat_id"] = "all"
+        notes.append(
+            'the log names no category, so every product is in category "all"; pass '
+            "category_col (--category-col) to group products for pricing and trends"
+        )
+    if text_col is not None:
+        static["title"] = _most_frequent(codes, used[text_col].to_numpy(), n_series)
 
     t_used = ts.to_numpy()[ok_idx]
     start, end = pd.Timestamp(t_used.min()), pd.Timestamp(t_used.max())
     last_day = pd.Timestamp(grid[-1]) + offset - pd.Timedelta(days=1)
     report = TransactionReport(
         rows_in=n_in,
-        rows_used=int(ok_idx.size),
+        rows_used=int(ok_idx.size) + n_reversed,
         excluded=excluded,
         demand_lines=int(is_demand.sum()),
         return_lines=int((~is_demand & ~cancelled).sum()),
         cancelled_lines=int(cancelled.sum()),
+        reversed_lines=n_reversed,
+        units_reversed=units_reversed,
         units_ordered=float(y.sum()),
         units_returned=float(returned.sum()),
         products=int(n_series),
@@ -448,5 +556,116 @@ def from_transactions(
         freq=freq,
         partial_first_period=bool(start.normalize() > pd.Timestamp(grid[0])),
         partial_last_period=bool(end.normalize() < last_day),
+        non_products=named.to_dict(),
+        outliers=_outliers(
+            uniques, codes[is_demand], qty[is_demand], t_used[is_demand], outlier_factor
+        ),
+        outlier_factor=outlier_factor,
+        notes=notes,
     )
     return ShopData(sales=sales, freq=freq, static=static, dynamic=dynamic), report
+
+
+def _check_pattern(pattern: str) -> None:
+    try:
+        re.compile(pattern)
+    except re.error as error:
+        raise ValueError(
+            f"non_products is not a valid regular expression ({error}): {pattern!r}."
+        ) from None
+
+
+def _check_unique_ids(product: pd.Series, store: pd.Series, ids: np.ndarray) -> None:
+    """Refuses product x store pairs that join into the same series id (``A_B`` at ``C`` and
+    ``A`` at ``B_C``), which would merge two series."""
+    pairs = pd.DataFrame({"p": product.astype(str).to_numpy(), "s": store.astype(str).to_numpy()})
+    pairs["id"] = ids
+    pairs = pairs.drop_duplicates()
+    clash = pairs[pairs.duplicated("id", keep=False)]
+    if len(clash):
+        shown = clash.head(4).itertuples(index=False)
+        raise ValueError(
+            "product and store ids join into the same series id: "
+            + "; ".join(f"product {p!r} at store {s!r} -> {i!r}" for p, s, i in shown)
+            + ". Fix: rename the products or stores so that no id holds '_' where the other "
+            "could end or start, or leave store_col out."
+        )
+
+
+def _net_reversals(
+    series: np.ndarray,
+    customer: pd.Series,
+    times: pd.Series,
+    qty: np.ndarray,
+    is_demand: np.ndarray,
+    window: pd.Timedelta,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Quantities once each reversing line of a known customer has taken its units off that
+    customer's latest earlier orders of the same series within ``window``, and which lines
+    are left with nothing."""
+    customers, _ = pd.factorize(customer)
+    known = customers >= 0
+    key = series.astype(np.int64) * (int(customers.max()) + 2) + customers
+    t = times.to_numpy(dtype="datetime64[ns]").view(np.int64)
+    # Per key in time order; at equal times an order comes before its cancellation.
+    order = np.lexsort((~is_demand, t, key))
+    k, tt, demand = key[order], t[order], is_demand[order]
+    rest = np.abs(qty)[order]
+    starts = np.flatnonzero(np.r_[True, k[1:] != k[:-1]])
+    group_start = starts[np.searchsorted(starts, np.arange(k.size), side="right") - 1]
+    span = window.value
+    for p in np.flatnonzero(~demand & known[order]):
+        j = p - 1
+        while rest[p] > 0 and j >= group_start[p] and tt[j] >= tt[p] - span:
+            if demand[j] and rest[j] > 0:
+                take = min(rest[j], rest[p])
+                rest[j] -= take
+                rest[p] -= take
+            j -= 1
+    left = np.empty_like(rest)
+    left[order] = rest
+    return np.sign(qty) * left, left == 0
+
+
+def _most_frequent(codes: np.ndarray, values: np.ndarray, n: int) -> np.ndarray:
+    """Per series code, its most frequent non-missing value (ties: the first in sort order)."""
+    pairs = pd.DataFrame({"code": codes, "value": values}).dropna()
+    top = (
+        pairs.groupby(["code", "value"])
+        .size()
+        .rename("k")
+        .reset_index()
+        .sort_values(["code", "k", "value"], ascending=[True, False, True])
+        .drop_duplicates("code")
+    )
+    out = np.full(n, None, dtype=object)
+    out[top["code"].to_numpy()] = top["value"].to_numpy()
+    return out
+
+
+def _outliers(
+    ids: np.ndarray, codes: np.ndarray, qty: np.ndarray, times: np.ndarray, factor: float
+) -> pd.DataFrame:
+    """Demand lines above ``factor`` times their product's usual line: the median of its
+    lines, or where it has fewer than ``_MIN_LINES``, the 99th percentile line of the products
+    that have as many."""
+    if qty.size == 0:
+        return pd.DataFrame(columns=_OUTLIER_COLUMNS)
+    lines = pd.DataFrame({"code": codes, "q": qty.astype(float)})
+    per_product = lines.groupby("code")["q"].agg(["median", "size"])
+    known = per_product["size"] >= _MIN_LINES
+    # Products with few lines are held to the lines of the products that have many.
+    pool = qty[known.reindex(codes).to_numpy()] if known.any() else qty
+    usual = np.where(known, per_product["median"], np.quantile(pool, 0.99))
+    reference = pd.Series(usual, index=per_product.index).reindex(codes).to_numpy()
+    flagged = qty > factor * reference
+    out = pd.DataFrame(
+        {
+            "unique_id": ids[codes[flagged]],
+            "time": times[flagged],
+            "quantity": qty[flagged],
+            "usual": reference[flagged],
+        }
+    )
+    out["ratio"] = out["quantity"] / out["usual"]
+    return out.sort_values("ratio", ascending=False, ignore_index=True)
