@@ -410,3 +410,36 @@ def test_dynamic_files_at_other_grains_are_joined_and_said(shop_dir, tmp_path, c
     assert "note: dynamic[1]: ['event'] given per date, the same for every series" in printed
     assert re.search(r"event\s+│ known in advance", printed)
     assert len(pd.read_csv(out)) == 24 * 7
+
+
+def test_a_shop_from_its_order_log_to_orders_with_the_cli_alone(tmp_path, capsys):
+    from tests.app.test_imports import order_log
+
+    log, ws = tmp_path / "orders.csv", str(tmp_path / "shop.duckdb")
+    order_log(n_weeks=40).to_csv(log, index=False)
+    assert main(["import", str(log), "--workspace", ws, "--freq", "W"]) == 0
+    out = capsys.readouterr().out
+    assert "product=StockCode" in out and "non-product lines: POST" in out
+    assert "netted (80,995 units taken off demand)" in out
+    assert 'category "all"' in out
+
+    orders = tmp_path / "orders_out.csv"
+    assert main(["plan", "--workspace", ws, "--lead-time", "2w", "--out", str(orders)]) == 0
+    out = capsys.readouterr().out
+    assert "no plan for the next 3 periods: each series keeps its last price" in out
+    assert "no --stock: nothing is on hand" in out
+    assert "lead time 2, review every 1 periods of W-MON" in out
+    table = pd.read_csv(orders, dtype={"unique_id": str})
+    assert sorted(table["unique_id"]) == ["00123", "0123", "85123A"]
+    assert {"title", "order_value", "cover_periods", "recent_max", "check"} <= set(table.columns)
+    assert (table["order_qty"] > 0).all()
+
+    assert main(["backtest", "--workspace", ws, "--horizon", "4", "--models", "naive"]) == 0
+    assert "Backtest scores" in capsys.readouterr().out
+    assert main(["trends", "--workspace", ws]) == 0
+    assert "3 entities as of" in capsys.readouterr().out
+    runs = Workspace(ws).runs()["command"].tolist()
+    assert runs == ["import", "plan", "backtest", "trends"]
+    # The workspace's shop keeps its own side data.
+    assert main(["plan", "--workspace", ws, "--dynamic", str(log)]) == 2
+    assert "go with a sales file" in capsys.readouterr().err

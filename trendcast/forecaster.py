@@ -266,8 +266,10 @@ class Forecaster(Estimator):
         `fit`.
 
         Fits fresh copies of the models; a fitted forecaster stays as it was. ``min_history``
-        defaults to two seasons; the covariate declarations are those of `fit`. The full
-        result (cutoffs, series left out per window) is kept in ``backtest_``.
+        defaults to two seasons, or, where the history before the first cutoff is shorter
+        (a year of weekly data), to half of the longest one; the covariate declarations are
+        those of `fit`. The full result (cutoffs, series left out per window) is kept in
+        ``backtest_``.
 
         Returns:
             Long frame (the type of ``df``): id, ds, ``cutoff``, target, one column per model
@@ -282,7 +284,9 @@ class Forecaster(Estimator):
             n_windows=n_windows,
             step=step,
             quantiles=self._check_quantiles(quantiles),
-            min_history=2 * season_length(data.freq) if min_history is None else min_history,
+            min_history=_min_history(arrays, h, n_windows, step)
+            if min_history is None
+            else min_history,
             covariates=_covariates(data, known_future, categorical, groups),
             columns=data.columns,
             progress=self.progress,
@@ -412,6 +416,13 @@ _SAVED = {
     "Forecaster": "trendcast.forecaster",
     "ShopData": "trendcast.data.contract",
 }
+
+
+def _min_history(arrays: SeriesArrays, h: int, n_windows: int, step: int | None) -> int:
+    """Two seasons of history before a backtest cutoff, or half the longest history before
+    the first cutoff when no series has two seasons there."""
+    before_first = int(arrays.lengths.max()) - h - (n_windows - 1) * (step or h)
+    return max(1, min(2 * season_length(arrays.freq), before_first // 2))
 
 
 def _covariates(

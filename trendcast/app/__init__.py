@@ -18,7 +18,7 @@ Example:
     28
 """
 
-from trendcast.app.decisions import decision_forecaster, new_products, trends
+from trendcast.app.decisions import coming_plan, decision_forecaster, new_products, trends
 from trendcast.app.forecasting import (
     Forecast,
     Trained,
@@ -29,21 +29,25 @@ from trendcast.app.forecasting import (
     load_saved,
     train,
 )
+from trendcast.app.imports import Imported, import_orders, workspace_shop
 from trendcast.app.models import list_models, promote, rollback
 from trendcast.app.shop import as_frame, data_hash, read_shop, segment, training_span
 from trendcast.app.text import ReviewCovariates, review_covariates
 
 __all__ = [
     "Forecast",
+    "Imported",
     "ReviewCovariates",
     "Trained",
     "as_frame",
     "backtest_shop",
+    "coming_plan",
     "finetune_chronos",
     "data_hash",
     "decision_forecaster",
     "fit_and_forecast",
     "forecast_saved",
+    "import_orders",
     "list_models",
     "new_products",
     "load_saved",
@@ -55,4 +59,5 @@ __all__ = [
     "train",
     "training_span",
     "trends",
+    "workspace_shop",
 ]

@@ -117,3 +117,28 @@ def new_products(
         target_col=cols.target_col,
     ).fit(data.sales, data.static)
     return model.predict(as_frame(new))
+
+
+def coming_plan(forecaster: Forecaster, h: int, plan: Any = None) -> tuple[Any, str | None]:
+    """The plan of the next ``h`` periods: the one given; else, when the forecaster reads
+    known-in-advance columns the shop's dynamic frame does not give for those periods,
+    today's prices and no promotion (`trendcast.data.plans.keep_prices`), with a note that
+    says so; else None (the shop's own plan)."""
+    from trendcast.app.shop import as_frame
+    from trendcast.data.plans import keep_prices
+
+    if plan is not None:
+        return as_frame(plan), None
+    data = forecaster.data_
+    if data.dynamic is None:
+        return None, None
+    known = [c for c in data.dynamic.columns if forecaster.covariates_.is_known_future(c)]
+    if not known:
+        return None, None
+    kept, filled = keep_prices(data, h, known)
+    if not filled:
+        return None, None
+    return kept, (
+        f"no plan for the next {h} periods: each series keeps its last price and no promotion "
+        f"({', '.join(filled)}); give a plan with --dynamic"
+    )

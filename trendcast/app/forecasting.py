@@ -48,13 +48,16 @@ def backtest_shop(
     horizon: int,
     n_windows: int = 3,
     step: int | None = None,
+    min_history: int | None = None,
     **declarations: Any,
 ) -> tuple[Any, pd.DataFrame]:
     """Rolling-origin backtest of the forecaster's models on the shop, and its scores
     (one row per model). ``declarations``: ``known_future``, ``categorical``, ``groups``."""
     from trendcast.evaluation.backtest import score_backtest
 
-    frame = forecaster.backtest(data, h=horizon, n_windows=n_windows, step=step, **declarations)
+    frame = forecaster.backtest(
+        data, h=horizon, n_windows=n_windows, step=step, min_history=min_history, **declarations
+    )
     scores = score_backtest(
         forecaster.backtest_,
         data.sales,

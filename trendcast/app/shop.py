@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import math
+import re
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -12,6 +14,8 @@ import pandas as pd
 from trendcast.data.contract import ShopData
 
 _SIDE = ("static", "dynamic", "reviews")
+_DAYS = {"d": 1.0, "w": 7.0, "m": 365.25 / 12, "y": 365.25}
+_SPAN = re.compile(r"^\s*(?P<n>\d+(\.\d+)?)\s*(?P<unit>[dwmy]?)\s*$", re.IGNORECASE)
 
 
 def read_shop(
@@ -93,3 +97,41 @@ def segment(data: ShopData, condition: str) -> ShopData:
             if (frame := getattr(data, name)) is not None
         },
     )
+
+
+def to_periods(span: str | int, freq: str, *, name: str = "span", minimum: int = 1) -> int:
+    """Periods of the data's frequency in a span: a number of periods (``"3"``) or of days,
+    weeks, months or years (``"7d"``, ``"2w"``, ``"3m"``, ``"1y"``), rounded up (within a tenth of a period).
+
+    Example:
+        >>> to_periods("7d", "D"), to_periods("7d", "W-MON"), to_periods("3m", "W-MON")
+        (7, 1, 13)
+    """
+    found = _SPAN.match(str(span))
+    if found is None:
+        raise ValueError(
+            f"{name} is a number of periods or a span such as 7d, 2w, 3m or 1y, got '{span}'."
+        )
+    n, unit = float(found["n"]), found["unit"].lower()
+    if unit:
+        n = n * _DAYS[unit] / _period_days(freq)
+    return max(minimum, math.ceil(n - 0.1))  # 3 months are 13 weeks, not 14
+
+
+def _period_days(freq: str) -> float:
+    head = freq.upper()
+    if head.startswith("W"):
+        return 7.0
+    if head.startswith("M"):
+        return 365.25 / 12
+    if head.startswith(("Q",)):
+        return 365.25 / 4
+    if head.startswith(("Y", "A")):
+        return 365.25
+    return 1.0
+
+
+def default_span(freq: str, *, days: str, weeks: str, months: str) -> str:
+    """The default span of an option at the data's frequency."""
+    head = freq.upper()
+    return weeks if head.startswith("W") else months if head.startswith("M") else days

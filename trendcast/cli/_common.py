@@ -123,10 +123,24 @@ def quantiles(args: argparse.Namespace) -> list[float] | None:
 def load_shop(args: argparse.Namespace, *, notes: bool = True):
     """The shop of the data options, read and validated once; ``notes`` prints what the
     validation changed or joined, as it was asked to."""
-    from trendcast.app import read_shop
+    from trendcast.app import read_shop, workspace_shop
 
     if not args.sales:
-        raise ValueError("pass the sales file (or, to forecast from a saved model, --model).")
+        if not args.workspace:
+            raise ValueError(
+                "pass the sales file, or --workspace with a shop imported into it "
+                "(`trendcast import`), or a saved --model."
+            )
+        given = [f"--{n}" for n in ("static", "dynamic", "reviews") if getattr(args, n, None)]
+        if given and not getattr(args, "model", None):
+            raise ValueError(
+                f"{', '.join(given)} go with a sales file: the workspace's shop keeps its own "
+                "side data. To decide under another plan, train a model and pass --model."
+            )
+        data = workspace_shop(args.workspace)
+        args.shop_from_workspace = True
+        console().print(f"shop: workspace {args.workspace} ({data.freq})")
+        return data
     data = read_shop(
         args.sales,
         **{name: getattr(args, name) for name in ("static", "dynamic", "reviews")},
@@ -188,6 +202,8 @@ def store(
     workspace = Workspace(args.workspace)
     if model:
         meta, shop = {"model": model}, None
+    elif getattr(args, "shop_from_workspace", False):
+        meta, shop = {"source": "workspace"}, None
     else:
         meta, shop = {"source": str(args.sales)}, ("input", data)
     run_id = workspace.write_run(args.command, meta=meta, shop=shop, results=results)

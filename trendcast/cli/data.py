@@ -1,4 +1,4 @@
-"""The shop's data: the demo, the sample shop, validation."""
+"""The shop's data: the demo, the sample shop, importing an order log, validation."""
 
 from __future__ import annotations
 
@@ -59,6 +59,61 @@ def register(commands) -> None:
     simulate.add_argument("--format", choices=("csv", "parquet"), default="csv")
     simulate.set_defaults(command="simulate", run=_simulate)
 
+    orders = commands.add_parser(
+        "import",
+        help="a shop's order log (one row per order line) into the workspace as demand",
+        description="Reads an order log (CSV or Parquet), recognises its columns by their usual "
+        "names (InvoiceNo, StockCode, Description, Quantity, InvoiceDate, UnitPrice, CustomerID, "
+        "or the options), nets cancellations against the orders they reverse, keeps returns "
+        "apart and non-product lines (postage, fees, adjustments) out, flags outsized lines, and "
+        "stores demand per product and period as the workspace's shop: then plan, price, "
+        "trends, train and backtest read it from --workspace alone.",
+    )
+    orders.add_argument("orders", help="order log (.csv or .parquet), one row per order line")
+    orders.add_argument("--workspace", required=True, help="DuckDB file to store the shop in")
+    orders.add_argument(
+        "--freq",
+        default="W",
+        help="D (days), W (weeks from Monday), W-SUN .. (weeks from that day) or MS (months); "
+        "default: W",
+    )
+    for role, what in (
+        ("time", "timestamp of the line"),
+        ("item", "product id (default: StockCode, SKU, ...; else the description)"),
+        ("quantity", "units on the line, negative for returns"),
+        ("price", "unit price"),
+        ("customer", "customer id (matches cancellations to their orders)"),
+        ("invoice", "invoice or order id (cancellations start with --cancel-prefix)"),
+        ("text", "product description or title"),
+        ("category", "product category"),
+        ("store", "store or channel: series become product x store"),
+    ):
+        orders.add_argument(f"--{role}-col", help=f"column of the {what}")
+    orders.add_argument(
+        "--time-format", help="strftime format of the timestamps, e.g. %%d/%%m/%%Y %%H:%%M"
+    )
+    orders.add_argument(
+        "--cancel-prefix", default="C", help="invoices starting with it are cancellations"
+    )
+    orders.add_argument(
+        "--cancel-window",
+        default="30D",
+        help="how far back a cancellation looks for its order, e.g. 30D; 'none': no netting",
+    )
+    orders.add_argument(
+        "--non-products",
+        help="regular expression of the ids and descriptions that are not products "
+        "(default: postage, carriage, fees, discounts, manual, samples, adjustments); "
+        "'none' keeps every line",
+    )
+    orders.add_argument(
+        "--outlier-factor",
+        type=float,
+        default=50.0,
+        help="flag lines above this multiple of their product's usual line (default: 50)",
+    )
+    orders.set_defaults(command="import", run=_import)
+
     validate = commands.add_parser(
         "validate",
         help="check sales (and side files) against the data contract",
@@ -67,6 +122,59 @@ def register(commands) -> None:
     )
     add_data_arguments(validate)
     validate.set_defaults(command="validate", run=_validate)
+
+
+def _import(args: argparse.Namespace) -> int:
+    from trendcast.app.imports import import_orders
+    from trendcast.data.adapters.transactions import NON_PRODUCTS
+
+    def unless_none(text: str | None, default):
+        return None if text is not None and text.lower() == "none" else text or default
+
+    roles = (
+        "time",
+        "item",
+        "quantity",
+        "price",
+        "customer",
+        "invoice",
+        "text",
+        "category",
+        "store",
+    )
+    columns = {
+        ("product_col" if role == "item" else f"{role}_col"): getattr(args, f"{role}_col")
+        for role in roles
+    }
+    imported = import_orders(
+        args.orders,
+        args.workspace,
+        freq=args.freq,
+        columns=columns,
+        time_format=args.time_format,
+        cancel_prefix=args.cancel_prefix or None,
+        cancel_window=unless_none(args.cancel_window, None),
+        non_products=unless_none(args.non_products, NON_PRODUCTS),
+        outlier_factor=args.outlier_factor,
+    )
+    screen = console()
+    screen.print(
+        "columns: " + ", ".join(f"{role[:-4]}={col}" for role, col in imported.columns.items())
+    )
+    screen.print(str(imported.report), markup=False, highlight=False)
+    excluded = imported.report.rows_excluded / max(imported.report.rows_in, 1)
+    if excluded > 0.01:
+        screen.print(
+            f"warning: {excluded:.1%} of the lines are left out; see the reasons above.",
+            markup=False,
+        )
+    for line in imported.data.report:
+        screen.print(f"note: {line}", markup=False)
+    screen.print(
+        f"stored in workspace {args.workspace} as the shop (run {imported.run_id}); next: "
+        f"trendcast plan --workspace {args.workspace} --out orders.csv"
+    )
+    return 0
 
 
 def _demo(args: argparse.Namespace) -> int:

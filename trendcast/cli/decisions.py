@@ -27,13 +27,28 @@ def register(commands) -> None:
     )
     add_data_arguments(plan, sales_optional=True)
     add_saved_model_argument(plan)
-    plan.add_argument("--stock", required=True, help="stock file: series id and on_hand")
+    plan.add_argument(
+        "--stock",
+        help="stock file: series id, on_hand (optional unit_cost, pack_size, min_order_qty); "
+        "without it nothing is on hand",
+    )
     plan.add_argument("--on-order", help="stock ordered but not arrived: series id and quantity")
     plan.add_argument(
-        "--lead-time", type=int, default=7, help="periods from order to arrival (default: 7)"
+        "--lead-time",
+        default="7d",
+        help="from order to arrival: periods, or a span such as 10d, 2w, 1m (default: 7d)",
     )
     plan.add_argument(
-        "--review-period", type=int, default=7, help="periods between orders (default: 7)"
+        "--review-period",
+        default="7d",
+        help="between orders: periods, or a span such as 7d, 1w (default: 7d)",
+    )
+    plan.add_argument(
+        "--cap",
+        type=float,
+        default=2.0,
+        help="flag orders above this multiple of what the busiest of the last 13 periods "
+        "would need over lead time plus review (default: 2)",
     )
     plan.add_argument(
         "--service-level", type=float, default=0.95, help="target in (0, 1) (default: 0.95)"
@@ -66,7 +81,9 @@ def register(commands) -> None:
         help="item_id, store_id, dept_id, cat_id or another static column (default: the series)",
     )
     trends.add_argument(
-        "--window", type=int, default=28, help="periods per comparison window (default: 28)"
+        "--window",
+        help="each comparison window: periods, or a span such as 28d, 8w, 3m (default: 28 "
+        "days on daily data, 8 weeks on weekly, 3 months on monthly)",
     )
     trends.add_argument("--horizon", type=int, help="also forecast this many periods with LightGBM")
     trends.add_argument(
@@ -110,7 +127,9 @@ def register(commands) -> None:
     add_saved_model_argument(price)
     price.add_argument("--stock", required=True, help="stock file: series id, on_hand, unit_cost")
     price.add_argument(
-        "--horizon", type=int, default=28, help="periods the price holds (default: 28)"
+        "--horizon",
+        help="how long the price holds: periods, or a span such as 28d, 4w (default: 28 days, "
+        "4 weeks, 1 month at the data's frequency)",
     )
     price.add_argument(
         "--bounds",
@@ -164,6 +183,7 @@ def register(commands) -> None:
 
 def _trends(args: argparse.Namespace) -> int:
     from trendcast.app import trends
+    from trendcast.app.shop import default_span, to_periods
     from trendcast.data.io import atomic_write, read_frame, write_frame
     from trendcast.decisions.trends import trending
     from trendcast.report.trends import trend_json, write_trend_report
@@ -173,6 +193,13 @@ def _trends(args: argparse.Namespace) -> int:
     else:
         forecaster, data, plan, ref = None, load_shop(args), None, None
     cols = data.columns
+    window = to_periods(
+        args.window or default_span(data.freq, days="28d", weeks="8w", months="3m"),
+        data.freq,
+        name="--window",
+    )
+    if forecaster is not None:
+        plan = _coming_plan(forecaster, args.horizon or window, plan)
     table = trends(
         data,
         forecaster=forecaster,
@@ -180,7 +207,7 @@ def _trends(args: argparse.Namespace) -> int:
         dynamic=plan,
         stock=read_frame(args.stock) if args.stock else None,
         level=args.level,
-        window=args.window,
+        window=window,
         launch_peers=args.launch_peers,
         k_peers=args.k_peers,
         encoder=text_encoder(args, args.workspace) if args.launch_peers == "text" else None,
@@ -223,34 +250,53 @@ def _trends(args: argparse.Namespace) -> int:
 
 
 def _plan(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from trendcast.app.shop import to_periods
     from trendcast.data.io import read_frame, write_frame
-    from trendcast.decisions.plan import order_list
+    from trendcast.decisions.plan import buyer_view, order_list
 
     forecaster, data, plan, ref = _decision_forecaster(args)
+    lead = to_periods(args.lead_time, data.freq, name="--lead-time")
+    review = to_periods(args.review_period, data.freq, name="--review-period", minimum=0)
+    plan = _coming_plan(forecaster, lead + review, plan)
+    id_col = data.columns.id_col
+    screen = console()
+    if args.stock:
+        stock = read_frame(args.stock)
+    else:
+        stock = pd.DataFrame({id_col: forecaster.arrays_.ids, "on_hand": 0.0})
+        screen.print("note: no --stock: nothing is on hand, every series orders its full need")
     orders = order_list(
         forecaster,
-        read_frame(args.stock),
-        lead_time=args.lead_time,
-        review_period=args.review_period,
+        stock,
+        lead_time=lead,
+        review_period=review,
         service_level=args.service_level,
         service_kind="fill_rate" if args.fill_rate else "cycle",
         on_order=read_frame(args.on_order) if args.on_order else None,
         n_samples=args.samples,
         dynamic=plan,
     )
-    id_col = data.columns.id_col
+    orders = buyer_view(orders, data, stock, periods=lead + review, cap=args.cap)
     ordering = orders[orders["order_qty"] > 0].sort_values("order_qty", ascending=False)
-    screen = console()
+    value = ordering["order_value"].sum(min_count=1)
     screen.print(
         f"{len(ordering):,} of {len(orders):,} series to order, {ordering['order_qty'].sum():,.0f} "
-        f"units in all (lead time {args.lead_time}, review every {args.review_period} periods, "
-        f"service level {args.service_level:.0%}). Largest orders:"
+        + ("units" if pd.isna(value) else f"units worth {value:,.2f} at unit cost")
+        + f" (lead time {lead}, review every {review} periods of {data.freq}, service level "
+        f"{args.service_level:.0%}); {int((orders['check'] != '').sum()):,} flagged for a check. "
+        "Largest orders:",
+        markup=False,
     )
     for row in ordering.head(10).itertuples(index=False):
+        title = getattr(row, "title", None)
         screen.print(
-            f"  {getattr(row, id_col)}: order {row.order_qty:,.0f} (position "
-            f"{row.inventory_position:,.0f}, order-up-to {row.order_up_to:,.0f}, stock-out "
-            f"risk {row.stockout_probability:.0%})"
+            f"  {getattr(row, id_col)}{f' ({title})' if title and title != getattr(row, id_col) else ''}: "
+            f"order {row.order_qty:,.0f} (position {row.inventory_position:,.0f}, order-up-to "
+            f"{row.order_up_to:,.0f}, cover {row.cover_periods:g} periods, stock-out risk "
+            f"{row.stockout_probability:.0%}){f' - {row.check}' if row.check else ''}",
+            markup=False,
         )
     if args.out:
         screen.print(f"orders: {write_frame(orders, args.out)}")
@@ -259,13 +305,20 @@ def _plan(args: argparse.Namespace) -> int:
 
 
 def _price(args: argparse.Namespace) -> int:
+    from trendcast.app.shop import default_span, to_periods
     from trendcast.data.io import read_frame, write_frame
     from trendcast.decisions.plan import price_list, promotion_list
 
     bounds = numbers(args.bounds, "--bounds", count=2)
     forecaster, data, plan, ref = _decision_forecaster(args)
+    horizon = to_periods(
+        args.horizon or default_span(data.freq, days="28d", weeks="4w", months="1m"),
+        data.freq,
+        name="--horizon",
+    )
+    plan = _coming_plan(forecaster, horizon, plan)
     stock = read_frame(args.stock)
-    forecasts = forecaster.predict(args.horizon, dynamic=plan)
+    forecasts = forecaster.predict(horizon, dynamic=plan)
     prices = price_list(
         data,
         forecasts,
@@ -279,7 +332,7 @@ def _price(args: argparse.Namespace) -> int:
     moves = best[best["change"].abs() > 0.005].sort_values("gain", ascending=False)
     screen.print(
         f"{len(best):,} items; {len(moves):,} with a better price. Largest expected "
-        f"{args.objective} gains over {args.horizon} periods:"
+        f"{args.objective} gains over {horizon} periods:"
     )
     for row in moves.head(10).itertuples(index=False):
         screen.print(
@@ -300,6 +353,16 @@ def _price(args: argparse.Namespace) -> int:
             screen.print(f"{name}: {write_frame(results[name], path)}")
     store(args, data=data, results=results, model=ref)
     return 0
+
+
+def _coming_plan(forecaster, h: int, plan):
+    """The plan given, or today's prices and no promotion where the model needs one."""
+    from trendcast.app import coming_plan
+
+    plan, note = coming_plan(forecaster, h, plan)
+    if note:
+        console().print(f"note: {note}", markup=False)
+    return plan
 
 
 def _decision_forecaster(args: argparse.Namespace):

@@ -28,10 +28,16 @@ def register(commands) -> None:
         description="Cuts the history at several origins, forecasts the following periods with "
         "each model and scores them against what really happened.",
     )
-    add_data_arguments(backtest)
+    add_data_arguments(backtest, sales_optional=True)
     add_model_arguments(backtest)
     backtest.add_argument("--windows", type=int, default=3, help="origins (default: %(default)s)")
     backtest.add_argument("--step", type=int, help="periods between origins (default: horizon)")
+    backtest.add_argument(
+        "--min-history",
+        type=int,
+        help="periods a series needs before a cutoff to be scored there (default: two seasons, "
+        "or half the longest history when that is shorter)",
+    )
     backtest.add_argument("--out", help="write the backtest forecasts (.csv or .parquet)")
     backtest.add_argument("--scores", help="write the score table (.csv or .parquet)")
     backtest.set_defaults(command="backtest", run=_backtest)
@@ -44,7 +50,7 @@ def register(commands) -> None:
         "with its parameters, data hash, training span and scores. `trendcast forecast "
         "--model NAME` then forecasts from it, without refitting, with the plan of the day.",
     )
-    add_data_arguments(train)
+    add_data_arguments(train, sales_optional=True)
     add_model_arguments(train)
     train.add_argument("--name", required=True, help="model name in the workspace")
     train.add_argument(
@@ -122,6 +128,7 @@ def _backtest(args: argparse.Namespace) -> int:
         horizon=args.horizon,
         n_windows=args.windows,
         step=args.step,
+        min_history=args.min_history,
         **declarations(args),
     )
     print_scores(scores, str(scores["WAPE"].idxmin()))

@@ -24,6 +24,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
 from trendcast.data.contract import ShopData
@@ -36,6 +37,7 @@ from trendcast.forecaster import Forecaster
 
 __all__ = [
     "PriceList",
+    "buyer_view",
     "fit_forecaster",
     "item_position",
     "order_list",
@@ -124,6 +126,65 @@ def order_list(
         id_col=forecaster.data_.columns.id_col,
         seed=seed,
     )
+
+
+def buyer_view(
+    orders: pd.DataFrame,
+    data: ShopData,
+    stock: pd.DataFrame,
+    *,
+    periods: int,
+    recent: int = 13,
+    cap: float = 2.0,
+) -> pd.DataFrame:
+    """The order list as a buyer reads it: title, unit cost and order value, cover, and a
+    check on every order far above what the product sold of late.
+
+    Args:
+        orders: `order_list`'s frame.
+        data: the shop the forecaster was fitted on (titles in ``static``, prices in
+            ``dynamic``, recent demand in ``sales``).
+        stock: the stock frame; its ``unit_cost`` gives the order value.
+        periods: the periods the order covers (lead time plus review period).
+        recent: periods of history the check looks back on.
+        cap: an order above ``cap`` times what the busiest of the ``recent`` periods would
+            need over ``periods`` is flagged in ``check``.
+
+    Returns:
+        The orders with ``title`` (where the shop has titles), ``price`` (the last one, where
+        the shop has prices), ``unit_cost`` and ``order_value`` (NaN without a cost),
+        ``cover_periods`` (stock on hand and on order plus the order, over mean demand per
+        period), ``recent_max`` (most sold in one of the ``recent`` periods) and ``check``.
+    """
+    cols = data.columns
+    ids = orders[cols.id_col]
+    out = orders.copy()
+    if data.static is not None and "title" in data.static.columns:
+        out.insert(1, "title", ids.map(data.static.set_index(cols.id_col)["title"]).to_numpy())
+    if data.dynamic is not None and "price" in data.dynamic.columns:
+        last_price = data.dynamic.dropna(subset=["price"]).groupby(cols.id_col, observed=True)
+        out["price"] = ids.map(last_price["price"].last()).to_numpy()
+    cost = stock.set_index(cols.id_col)["unit_cost"] if "unit_cost" in stock.columns else None
+    out["unit_cost"] = ids.map(cost).to_numpy(float) if cost is not None else float("nan")
+    out["order_value"] = out["order_qty"] * out["unit_cost"]
+    per_period = out["demand_mean"] / periods
+    held = out["inventory_position"] + out["order_qty"]
+    out["cover_periods"] = (held / per_period.where(per_period > 0)).round(1)
+    sales = data.sales.sort_values(list(cols.key))
+    window = sales[sales.groupby(cols.id_col, observed=True).cumcount(ascending=False) < recent]
+    recent_max = window.groupby(cols.id_col, observed=True)[cols.target_col].max()
+    out["recent_max"] = ids.map(recent_max).to_numpy(float)
+    limit = cap * out["recent_max"] * periods
+    over = out["order_qty"] > limit
+    ratio = out["order_qty"] / (out["recent_max"] * periods)
+    out["check"] = ""
+    out.loc[over, "check"] = [
+        f"order is {r:.1f}x the busiest of the last {recent} periods over {periods}: check"
+        if np.isfinite(r)
+        else f"nothing sold in the last {recent} periods: check"
+        for r in ratio[over]
+    ]
+    return out
 
 
 def item_position(
