@@ -47,6 +47,18 @@ def test_bad_input_exits_non_zero_with_the_fix_and_no_traceback(tmp_path):
     assert result.returncode == 2 and "file not found" in result.stderr
 
 
+def test_debug_shows_the_traceback_before_or_after_the_command(tmp_path):
+    from trendcast.data.validate import DataValidationError
+
+    nope = str(tmp_path / "nope.csv")
+    for argv in (["--debug", "validate", nope], ["validate", nope, "--debug"]):
+        with pytest.raises(DataValidationError, match="file not found"):
+            main(argv)
+    assert main(["validate", nope]) == 2
+    with pytest.raises(KeyError, match="no model 'shop' to promote"):
+        main(["models", "promote", "shop", "--workspace", str(tmp_path / "w.duckdb"), "--debug"])
+
+
 def test_validate_prints_a_summary(sales_csv, capsys):
     assert main(["validate", str(sales_csv)]) == 0
     out = capsys.readouterr().out

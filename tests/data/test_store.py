@@ -100,6 +100,20 @@ def test_atomic_file_write_keeps_old_file_on_failure(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["out.csv"]
 
 
+def test_written_files_follow_the_umask(tmp_path):
+    import os
+
+    old = os.umask(0o022)
+    try:
+        csv = write_frame(pd.DataFrame({"y": [1]}), tmp_path / "shared.csv")
+        os.umask(0o077)
+        private = write_frame(pd.DataFrame({"y": [1]}), tmp_path / "private.csv")
+    finally:
+        os.umask(old)
+    assert csv.stat().st_mode & 0o777 == 0o644  # a teammate or a web server can read it
+    assert private.stat().st_mode & 0o777 == 0o600
+
+
 def test_read_frame_errors(tmp_path):
     with pytest.raises(DataValidationError, match="file not found"):
         read_frame(tmp_path / "missing.csv")

@@ -94,4 +94,20 @@ def _parser() -> argparse.ArgumentParser:
     models.register(commands)
     decisions.register(commands)
     text.register(commands)
+    _debug_anywhere(parser)
     return parser
+
+
+def _debug_anywhere(parser: argparse.ArgumentParser) -> None:
+    """``--debug`` before or after any (sub)command; unset on a subcommand, it leaves the
+    value the parser above set."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                sub.add_argument(
+                    "--debug",
+                    action="store_true",
+                    default=argparse.SUPPRESS,
+                    help=argparse.SUPPRESS,
+                )
+                _debug_anywhere(sub)

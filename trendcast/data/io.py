@@ -24,6 +24,7 @@ def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(fd)
+    os.chmod(tmp, 0o666 & ~_umask())  # as an ordinary new file: mkstemp makes it owner-only
     try:
         write(Path(tmp))
         os.replace(tmp, path)
@@ -31,6 +32,12 @@ def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:
         if os.path.exists(tmp):
             os.remove(tmp)
     return path
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def atomic_folder(path: str | Path, write: Callable[[Path], None]) -> Path:
@@ -42,7 +49,7 @@ def atomic_folder(path: str | Path, write: Callable[[Path], None]) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     incoming = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}-new-"))
-    incoming.chmod(0o755)
+    incoming.chmod(0o777 & ~_umask())
     try:
         write(incoming)
     except BaseException:
