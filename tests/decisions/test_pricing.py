@@ -5,7 +5,7 @@ from scipy.stats import spearmanr
 
 from trendcast import Forecaster, simulate_shop
 from trendcast.decisions.elasticity import estimate_elasticities
-from trendcast.decisions.pricing import best_price, price_response
+from trendcast.decisions.pricing import best_price, price_response, settle_prices
 from trendcast.decisions.what_if import what_if
 from trendcast.models import LightGBM
 
@@ -253,6 +253,38 @@ def test_gain_interval_widens_with_elasticity_uncertainty():
     assert 0 < unsure["prob_gain"] < 1
     again = best_price(*_one_item(-3.0, std_error=0.8)).iloc[0]
     assert again["gain_lower"] == unsure["gain_lower"]
+
+
+def test_a_price_changes_only_on_a_sure_gain():
+    items = list("abcde")
+    el = pd.DataFrame(
+        {
+            "item_id": items,
+            "elasticity": [-3.0, 0.5, -3.0, -3.0, -1.5],
+            "std_error": [0.01, 0.05, 3.0, 0.01, 0.5],
+        }
+    )
+    # Item d's cost puts its optimum, 1.5 * unit_cost, at today's price.
+    now = pd.DataFrame(
+        {"item_id": items, "price": 10.0, "demand": 100.0, "unit_cost": [6, 6, 6, 20 / 3, 3]}
+    )
+    settled = settle_prices(best_price(el, now, bounds=(0.1, 10.0)), el).set_index("item_id")
+    assert settled.loc["a", "action"] == "change"
+    assert settled.loc["a", "new_price"] == pytest.approx(9.0)
+    keep = settled.drop(index="a")
+    assert (keep["action"] == "keep").all()
+    assert (keep["new_price"] == keep["price"]).all()
+    for item, words in [
+        ("b", "not negative"),
+        ("c", "elasticity is uncertain"),
+        ("d", "already at the best"),
+        ("e", "gain is within"),
+    ]:
+        assert words in settled.loc[item, "reason"], item
+    # The same item with a well-measured elasticity is repriced.
+    sure_el = el.assign(std_error=0.01)
+    sure = settle_prices(best_price(sure_el, now, bounds=(0.1, 10.0)), sure_el)
+    assert sure.set_index("item_id").loc["e", "action"] == "change"
 
 
 def test_bad_pricing_input_is_refused():

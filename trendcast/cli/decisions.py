@@ -329,10 +329,14 @@ def _price(args: argparse.Namespace) -> int:
     )
     best = prices.best
     screen = console()
-    moves = best[best["change"].abs() > 0.005].sort_values("gain", ascending=False)
+    moves = best[best["action"] == "change"].sort_values("gain", ascending=False)
+    kept = best.loc[best["action"] == "keep", "reason"].value_counts()
     screen.print(
-        f"{len(best):,} items; {len(moves):,} with a better price. Largest expected "
-        f"{args.objective} gains over {horizon} periods:"
+        f"{len(best):,} items; {len(moves):,} ({len(moves) / max(len(best), 1):.0%}) with a "
+        f"price to change, {len(best) - len(moves):,} to keep ("
+        + "; ".join(f"{n:,} {reason.removeprefix('keep: ')}" for reason, n in kept.items())
+        + f"). Largest expected {args.objective} gains over {horizon} periods:",
+        markup=False,
     )
     for row in moves.head(10).itertuples(index=False):
         screen.print(

@@ -30,7 +30,7 @@ import pandas as pd
 from trendcast.data.contract import ShopData
 from trendcast.decisions.elasticity import estimate_elasticities
 from trendcast.decisions.inventory import demand_paths, replenishment_plan
-from trendcast.decisions.pricing import best_price
+from trendcast.decisions.pricing import best_price, settle_prices
 from trendcast.decisions.promotions import promotion_candidates
 from trendcast.decisions.trends import trend_table
 from trendcast.forecaster import Forecaster
@@ -274,7 +274,9 @@ def price_list(
         limit_to_stock: cap sales at the stock on hand (no replenishment in the period).
 
     Returns:
-        A `PriceList`: ``elasticities`` (`estimate_elasticities`) and ``best`` (`best_price`).
+        A `PriceList`: ``elasticities`` (`estimate_elasticities`) and ``best`` (`best_price`
+        with `settle_prices`' ``action``, ``new_price`` and ``reason``: a price changes only
+        on a negative, certain elasticity and a gain beyond its uncertainty).
     """
     cols = data.columns
     elasticities = estimate_elasticities(
@@ -293,7 +295,7 @@ def price_list(
         objective=objective,
         stock_col="on_hand" if limit_to_stock else None,
     )
-    return PriceList(elasticities=elasticities, best=best)
+    return PriceList(elasticities=elasticities, best=settle_prices(best, elasticities))
 
 
 def promotion_list(

@@ -18,7 +18,7 @@ import pandas as pd
 
 from trendcast._frames import like, to_pandas
 
-__all__ = ["best_price", "price_response"]
+__all__ = ["best_price", "price_response", "settle_prices"]
 
 _OBJECTIVES = ("profit", "revenue")
 
@@ -228,6 +228,52 @@ def best_price(
     out["prob_gain"] = (gains > 0).mean(axis=1)
     out["limited_by"] = limited_by
     return like(out, current)
+
+
+def settle_prices(best: Any, elasticities: Any, *, interval: float = 0.9) -> Any:
+    """Which of `best_price`'s prices to act on: a price changes only where the item's
+    elasticity is negative, its ``interval`` excludes zero, and the gain's interval
+    (``gain_lower``) lies above zero; everywhere else the answer is to keep the price, with
+    the reason.
+
+    Args:
+        best: `best_price`'s frame (computed with the same ``interval``).
+        elasticities: `estimate_elasticities`' frame, with ``elasticity`` and ``std_error``
+            at the level of ``best``'s first column.
+
+    Returns:
+        ``best`` with ``action`` (``"change"`` or ``"keep"``), ``new_price`` (the best price,
+        or the current one) and ``reason``.
+    """
+    from scipy.special import ndtri
+
+    frame, estimates = to_pandas(best, name="best"), to_pandas(elasticities, name="elasticities")
+    level = frame.columns[0]
+    known = estimates.set_index(level)
+    e = frame[level].map(known["elasticity"]).to_numpy(float)
+    upper = e + float(ndtri(0.5 + interval / 2)) * frame[level].map(known["std_error"]).to_numpy(
+        float
+    )
+    reason = np.select(
+        [
+            ~(e < 0),
+            ~(upper < 0),
+            np.abs(frame["change"].to_numpy()) < 0.005,
+            ~(frame["gain_lower"].to_numpy() > 0),
+        ],
+        [
+            "keep: the elasticity is not negative (demand does not fall as the price rises)",
+            f"keep: the elasticity is uncertain (its {interval:.0%} interval holds zero)",
+            "keep: already at the best price",
+            f"keep: the gain is within its uncertainty (its {interval:.0%} interval holds zero)",
+        ],
+        "change: the gain's interval lies above zero",
+    )
+    out = frame.copy()
+    out["action"] = np.where(np.char.startswith(reason.astype(str), "change"), "change", "keep")
+    out["new_price"] = np.where(out["action"] == "change", out["best_price"], out["price"])
+    out["reason"] = reason
+    return like(out, best)
 
 
 def _check_bounds(bounds: tuple[float, float]) -> tuple[float, float]:

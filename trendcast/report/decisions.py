@@ -59,13 +59,17 @@ def order_section(orders: pd.DataFrame, *, id_col: str = "unique_id", top: int =
 
 
 def price_section(best: pd.DataFrame, elasticities: pd.DataFrame, *, top: int = 15):
-    """Recommended prices with the elasticity behind each and the expected gain."""
+    """Recommended prices with the elasticity behind each, the expected gain and whether to act
+    (`settle_prices`' ``action`` and ``reason``)."""
     table = best.merge(elasticities[["item_id", "elasticity", "std_error"]], on="item_id")
-    table = table.sort_values("gain", ascending=False)
+    table = table.sort_values(["action", "gain"], ascending=[True, False])
+    changes = int((table["action"] == "change").sum())
     text = (
         "Elasticities come from the history (Poisson regression with promotions, events, "
         "weekdays and a smooth trend as controls, shrunk toward the category); the best price "
-        "maximises the expected profit of the forecast period within the bounds."
+        "maximises the expected profit of the forecast period within the bounds. A price is "
+        "changed only where the elasticity is negative and certain and the gain's 90% interval "
+        f"lies above zero: {changes} of {len(table)} items."
     )
     formats = {
         "item_id": "",
@@ -76,7 +80,8 @@ def price_section(best: pd.DataFrame, elasticities: pd.DataFrame, *, top: int = 
         "change": "+.0%",
         "gain": ",.0f",
         "prob_gain": ".0%",
-        "limited_by": "",
+        "action": "",
+        "reason": "",
     }
     return "Prices", _note(text) + frame_table(table.head(top), formats)
 
