@@ -428,7 +428,7 @@ def test_a_shop_from_its_order_log_to_orders_with_the_cli_alone(tmp_path, capsys
     from tests.app.test_imports import order_log
 
     log, ws = tmp_path / "orders.csv", str(tmp_path / "shop.duckdb")
-    order_log(n_weeks=40).to_csv(log, index=False)
+    order_log(n_weeks=40, repriced=True).to_csv(log, index=False)
     assert main(["import", str(log), "--workspace", ws, "--freq", "W"]) == 0
     out = capsys.readouterr().out
     assert "product=StockCode" in out and "non-product lines: POST" in out
@@ -450,8 +450,22 @@ def test_a_shop_from_its_order_log_to_orders_with_the_cli_alone(tmp_path, capsys
     assert "Backtest scores" in capsys.readouterr().out
     assert main(["trends", "--workspace", ws]) == 0
     assert "3 entities as of" in capsys.readouterr().out
+    # No cost in the log: pricing for profit says what to pass, before any fitting.
+    assert main(["price", "--workspace", ws]) == 2
+    assert "--margin 0.4" in capsys.readouterr().err
+    prices, elasticities = tmp_path / "prices.csv", tmp_path / "elasticities.csv"
+    command = ["price", "--workspace", ws, "--margin", "0.4", "--out", str(prices)]
+    assert main([*command, "--elasticities", str(elasticities)]) == 0
+    assert "unit costs assumed at 60% of the last price" in capsys.readouterr().out
+    # The log's price steps are read with an elasticity of -2 inside every interval.
+    estimates = pd.read_csv(elasticities)
+    assert ((estimates["lower"] < -2) & (estimates["upper"] > -2)).all()
+    table = pd.read_csv(prices, dtype={"item_id": str})
+    assert set(table["action"]) <= {"change", "keep"}
+    kept = table[table["action"] == "keep"]
+    assert (kept["new_price"] == kept["price"]).all()
     runs = Workspace(ws).runs()["command"].tolist()
-    assert runs == ["import", "plan", "backtest", "trends"]
+    assert runs == ["import", "plan", "backtest", "trends", "price"]
     # The workspace's shop keeps its own side data.
     assert main(["plan", "--workspace", ws, "--dynamic", str(log)]) == 2
     assert "go with a sales file" in capsys.readouterr().err

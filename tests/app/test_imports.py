@@ -16,23 +16,33 @@ from trendcast.data.validate import validate
 RETAIL = ["InvoiceNo", "StockCode", "Description", "Quantity", "InvoiceDate", "UnitPrice"]
 
 
-def order_log(n_weeks: int = 30, seed: int = 0) -> pd.DataFrame:
+def order_log(n_weeks: int = 30, seed: int = 0, repriced: bool = False) -> pd.DataFrame:
     """Order lines of a small shop in the UCI Online Retail layout: three products with
     ids a CSV reader would re-type, customers, a postage line per invoice and an order that
-    its customer cancels at once."""
+    its customer cancels at once. ``repriced``: every four weeks the prices move by -15%, 0
+    or +15% and the orders follow with an elasticity of -2."""
     rng = np.random.default_rng(seed)
     rows, invoice = [], 500000
     start = pd.Timestamp("2024-01-01 09:00")
     products = {"00123": ("RED MUG", 2.5), "0123": ("BLUE MUG", 2.0), "85123A": ("HEART", 3.0)}
     for day in range(n_weeks * 7):
-        for _ in range(rng.poisson(3)):
+        factor = (1.0, 0.85, 1.15)[day // 28 % 3] if repriced else 1.0
+        for _ in range(rng.poisson(3 * factor**-2)):
             invoice += 1
             time = start + pd.Timedelta(days=day, minutes=int(rng.integers(0, 600)))
             customer = f"{rng.integers(12000, 12030)}.0"
             code = list(products)[rng.integers(0, 3)]
             title, price = products[code]
             rows.append(
-                (str(invoice), code, title, int(rng.integers(1, 12)), time, price, customer)
+                (
+                    str(invoice),
+                    code,
+                    title,
+                    int(rng.integers(1, 12)),
+                    time,
+                    price * factor,
+                    customer,
+                )
             )
             rows.append((str(invoice), "POST", "POSTAGE", 1, time, 18.0, customer))
     time = start + pd.Timedelta(days=40)

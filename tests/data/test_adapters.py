@@ -283,6 +283,20 @@ def by_key(frame: pd.DataFrame, col: str) -> dict:
     }
 
 
+def test_a_volume_discount_on_a_large_line_does_not_move_the_price():
+    # Four small lines a week at the list price 2.0; in week 2 a wholesale line of 500 at 1.5.
+    rows = [
+        (f"{week}{n}", f"2024-01-{1 + 7 * week + n:02d}", "A", 2, 2.0, f"c{n}")
+        for week in range(3)
+        for n in range(4)
+    ]
+    rows.append(("big", "2024-01-10", "A", 500, 1.5, "c9"))
+    lines = pd.DataFrame(rows, columns=["invoice", "time", "product", "qty", "price", "customer"])
+    data, _ = from_transactions(lines, **KW)
+    assert data.dynamic["price"].tolist() == [2.0, 2.0, 2.0]
+    assert data.sales["y"].tolist() == [8, 508, 8]
+
+
 def test_transactions_weekly_totals_by_hand():
     data, report = from_transactions(order_lines(), **KW, text_col="text")
     assert data.freq == "W-MON"
@@ -308,8 +322,9 @@ def test_transactions_weekly_totals_by_hand():
         ("C", "2024-01-15"): 0,
     }
     price = by_key(dyn, "price")
-    assert price[("A", "2024-01-01")] == pytest.approx((2 * 1.0 + 3 * 2.0 + 1 * 1.0) / 6)
-    assert price[("C", "2024-01-15")] == pytest.approx((2 * 3.0 + 1 * 6.0) / 3)
+    # The median line's price (1.0, 2.0, 1.0), not the quantity-weighted mean 1.5.
+    assert price[("A", "2024-01-01")] == 1.0
+    assert price[("C", "2024-01-15")] == pytest.approx((3.0 + 6.0) / 2)
     assert price[("A", "2024-01-08")] == price[("A", "2024-01-01")]  # no sale: the last price
     assert by_key(dyn, "n_orders")[("A", "2024-01-01")] == 3
     assert by_key(dyn, "n_customers")[("A", "2024-01-01")] == 2  # a line without customer

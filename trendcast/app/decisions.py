@@ -119,6 +119,42 @@ def new_products(
     return model.predict(as_frame(new))
 
 
+def price_stock(
+    data: ShopData, stock: Any = None, *, margin: float | None = None
+) -> tuple[Any, list[str]]:
+    """The stock a price list reads (`trendcast.decisions.plan.price_list`): the one given,
+    nothing on hand where none is, and, with ``margin``, a unit cost of ``(1 - margin)``
+    times each series' last price where the stock has none; with notes saying what was
+    assumed.
+    """
+    import pandas as pd
+
+    from trendcast.app.shop import as_frame
+
+    cols, notes = data.columns, []
+    if stock is None:
+        ids = data.sales[cols.id_col].drop_duplicates().to_numpy()
+        stock = pd.DataFrame({cols.id_col: ids, "on_hand": 0.0})
+        notes.append("no stock file: nothing is on hand")
+    stock = as_frame(stock).copy()
+    if margin is not None:
+        if not 0 <= margin < 1:
+            raise ValueError(f"the margin must lie in [0, 1), got {margin}: e.g. 0.4 for 40%.")
+        if "unit_cost" in stock.columns and stock["unit_cost"].notna().all():
+            raise ValueError("the stock file gives every unit cost: leave out the margin.")
+        if data.dynamic is None or "price" not in data.dynamic.columns:
+            raise ValueError("a margin needs the shop's prices: pass --dynamic with 'price'.")
+        prices = data.dynamic.sort_values(cols.time_col).groupby(cols.id_col)["price"].last()
+        assumed = stock[cols.id_col].map(prices) * (1 - margin)
+        given = stock["unit_cost"] if "unit_cost" in stock.columns else None
+        stock["unit_cost"] = assumed if given is None else given.fillna(assumed)
+        notes.append(
+            f"unit costs assumed at {1 - margin:.0%} of the last price (a {margin:.0%} margin) "
+            f"for {int(assumed.notna().sum() if given is None else given.isna().sum()):,} series"
+        )
+    return stock, notes
+
+
 def coming_plan(forecaster: Forecaster, h: int, plan: Any = None) -> tuple[Any, str | None]:
     """The plan of the next ``h`` periods: the one given; else, when the forecaster reads
     known-in-advance columns the shop's dynamic frame does not give for those periods,

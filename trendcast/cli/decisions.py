@@ -125,7 +125,16 @@ def register(commands) -> None:
     )
     add_data_arguments(price, sales_optional=True)
     add_saved_model_argument(price)
-    price.add_argument("--stock", required=True, help="stock file: series id, on_hand, unit_cost")
+    price.add_argument(
+        "--stock",
+        help="stock file: series id, on_hand, unit_cost; without it nothing is on hand",
+    )
+    price.add_argument(
+        "--margin",
+        type=float,
+        help="where the stock gives no unit cost, assume this share of the last price is "
+        "margin (e.g. 0.4: unit cost 60%% of the price)",
+    )
     price.add_argument(
         "--horizon",
         help="how long the price holds: periods, or a span such as 28d, 4w (default: 28 days, "
@@ -305,11 +314,22 @@ def _plan(args: argparse.Namespace) -> int:
 
 
 def _price(args: argparse.Namespace) -> int:
+    from trendcast.app.decisions import price_stock
     from trendcast.app.shop import default_span, to_periods
     from trendcast.data.io import read_frame, write_frame
     from trendcast.decisions.plan import price_list, promotion_list
 
     bounds = numbers(args.bounds, "--bounds", count=2)
+    # Checked before the forecaster is fitted, so a missing input fails at once.
+    given = read_frame(args.stock) if args.stock else None
+    if args.limit_to_stock and given is None:
+        raise ValueError("--limit-to-stock caps sales at the stock on hand: pass --stock.")
+    costs = given is not None and "unit_cost" in given.columns
+    if args.objective == "profit" and args.margin is None and not costs:
+        raise ValueError(
+            "pricing for profit needs unit costs: pass --stock with a unit_cost column, "
+            "--margin 0.4 (unit cost 60% of the last price), or --objective revenue."
+        )
     forecaster, data, plan, ref = _decision_forecaster(args)
     horizon = to_periods(
         args.horizon or default_span(data.freq, days="28d", weeks="4w", months="1m"),
@@ -317,7 +337,9 @@ def _price(args: argparse.Namespace) -> int:
         name="--horizon",
     )
     plan = _coming_plan(forecaster, horizon, plan)
-    stock = read_frame(args.stock)
+    stock, notes = price_stock(data, given, margin=args.margin)
+    for note in notes:
+        console().print(f"note: {note}", markup=False)
     forecasts = forecaster.predict(horizon, dynamic=plan)
     prices = price_list(
         data,

@@ -195,13 +195,14 @@ def item_position(
     Args:
         data: the shop; ``static`` maps series to ``item_id`` and ``dynamic`` has ``price``.
         forecasts: `Forecaster.predict` output; its horizon is the period the figures cover.
-        stock: one row per series: id, ``on_hand`` and ``unit_cost``.
+        stock: one row per series: id, ``on_hand`` and (needed to price for profit)
+            ``unit_cost``.
         model: forecast column to read.
 
     Returns:
         One row per item: ``item_id``, ``price`` (mean over its series of the last price before
         the forecast), ``demand`` (forecast units over the horizon, all stores), ``unit_cost``
-        (mean), ``on_hand`` (all stores).
+        (mean, where the stock has it), ``on_hand`` (all stores).
     """
     cols = data.columns
     if data.static is None or ITEM not in data.static or data.dynamic is None:
@@ -209,7 +210,7 @@ def item_position(
             "Item-level decisions need `static` with an 'item_id' column per series and "
             "`dynamic` with the 'price' column: pass both."
         )
-    _require(stock, [cols.id_col, "on_hand", "unit_cost"], "stock")
+    _require(stock, [cols.id_col, "on_hand"], "stock")
     _require(forecasts, [cols.id_col, model], "forecasts")
     _require(data.dynamic, [cols.id_col, cols.time_col, "price"], "dynamic")
     unknown = sorted(
@@ -230,18 +231,13 @@ def item_position(
             "demand": forecasts.groupby(cols.id_col, observed=True)[model].sum(),
         }
     )
-    per_series = per_series.join(stock.set_index(cols.id_col)[["on_hand", "unit_cost"]])
+    costs = ["unit_cost"] if "unit_cost" in stock.columns else []
+    per_series = per_series.join(stock.set_index(cols.id_col)[["on_hand", *costs]])
     per_series[ITEM] = item_of.reindex(per_series.index).to_numpy()
-    return (
-        per_series.groupby(ITEM)
-        .agg(
-            price=("price", "mean"),
-            demand=("demand", "sum"),
-            unit_cost=("unit_cost", "mean"),
-            on_hand=("on_hand", "sum"),
-        )
-        .reset_index()
-    )
+    sums = {"price": ("price", "mean"), "demand": ("demand", "sum")}
+    if costs:
+        sums["unit_cost"] = ("unit_cost", "mean")
+    return per_series.groupby(ITEM).agg(**sums, on_hand=("on_hand", "sum")).reset_index()
 
 
 @dataclass
@@ -267,7 +263,8 @@ def price_list(
     Args:
         data: the shop, with ``static`` (``item_id``, ``cat_id``) and ``dynamic`` (``price``).
         forecasts: `Forecaster.predict` output; demand at the current price over its horizon.
-        stock: one row per series: id, ``on_hand``, ``unit_cost``.
+        stock: one row per series: id, ``on_hand`` and, for ``objective="profit"``,
+            ``unit_cost``.
         model: forecast column to read.
         bounds: lowest and highest price as multiples of the current price.
         objective: ``"profit"`` or ``"revenue"``.

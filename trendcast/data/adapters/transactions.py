@@ -300,8 +300,9 @@ def from_transactions(
     Returns:
         ``(ShopData, TransactionReport)``. ``sales``: ``unique_id, ds, y``; ``static``:
         ``unique_id, item_id, cat_id`` (+ ``store_id``, ``title``); ``dynamic``: ``unique_id, ds,
-        returned_units, n_lines`` (+ ``price`` = quantity-weighted mean unit price of the
-        demand lines, in periods without demand the last one; ``n_orders``; ``n_customers``).
+        returned_units, n_lines`` (+ ``price`` = median unit price of the period's demand
+        lines, the list price most lines paid, which volume discounts on a few large lines
+        do not move; in periods without demand the last one; ``n_orders``; ``n_customers``).
 
     Example:
         >>> lines = pd.DataFrame({"t": ["2024-01-01", "2024-01-03", "2024-01-16"],
@@ -492,10 +493,15 @@ def from_transactions(
     used = lines.iloc[ok_idx]
     if price is not None:
         p = price.to_numpy()[ok_idx]
-        revenue = np.zeros(n_rows)
-        np.add.at(revenue, pos[is_demand], qty[is_demand] * p[is_demand])
-        with np.errstate(invalid="ignore", divide="ignore"):
-            paid = pd.Series(np.where(y > 0, revenue / np.where(y > 0, y, 1), np.nan))
+        # The median line's price, not the quantity-weighted mean: volume discounts on large
+        # lines would pull the mean down exactly when demand is high, and read as elasticity.
+        paid = (
+            pd.Series(p[is_demand])
+            .groupby(pos[is_demand])
+            .median()
+            .reindex(np.arange(n_rows))
+            .reset_index(drop=True)
+        )
         # A period without sales keeps the last price paid: the price did not vanish.
         dyn["price"] = paid.groupby(grid_series).ffill().to_numpy()
         carried = int(paid.isna().sum())
