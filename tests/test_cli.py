@@ -269,8 +269,14 @@ def test_search_similar_and_coldstart_from_product_text(shop_dir, tmp_path, caps
     sales = str(shop_dir / "sales.parquet")
     args = ["coldstart", sales, f"--static={catalogue}", f"--new={tmp_path / 'new.csv'}"]
     assert main([*args, "--method", "category_mean", "--out", str(tmp_path / "c.csv")]) == 0
-    forecasts = pd.read_csv(tmp_path / "c.csv")
+    forecasts = pd.read_csv(tmp_path / "c.csv", parse_dates=["ds"])
     assert len(forecasts) == 2 * 8 and (forecasts["ColdStart"] >= 0).all()
+    # Launched the day after the sales end, one row per day.
+    first_day = pd.read_parquet(shop_dir / "sales.parquet")["ds"].max() + pd.Timedelta(days=1)
+    assert forecasts.groupby("unique_id")["ds"].min().eq(first_day).all()
+    out = tmp_path / "c2.csv"
+    assert main([*args, "--method", "category_mean", "--horizon", "2w", "--out", str(out)]) == 0
+    assert len(pd.read_csv(out)) == 2 * 14
 
 
 def test_reviews_scores_text_and_writes_the_covariate_for_forecast(shop_dir, tmp_path, capsys):
@@ -446,8 +452,11 @@ def test_a_shop_from_its_order_log_to_orders_with_the_cli_alone(tmp_path, capsys
     assert {"title", "order_value", "cover_periods", "recent_max", "check"} <= set(table.columns)
     assert (table["order_qty"] > 0).all()
 
-    assert main(["backtest", "--workspace", ws, "--horizon", "4", "--models", "naive"]) == 0
+    assert main(["backtest", "--workspace", ws, "--horizon", "4 weeks", "--models", "naive"]) == 2
+    assert "horizon is a number of periods or a span such as 7d" in capsys.readouterr().err
+    assert main(["backtest", "--workspace", ws, "--horizon", "4w", "--models", "naive"]) == 0
     assert "Backtest scores" in capsys.readouterr().out
+    assert Workspace(ws).read("backtest").groupby("cutoff").size().max() == 3 * 4
     assert main(["trends", "--workspace", ws]) == 0
     assert "3 entities as of" in capsys.readouterr().out
     # No cost in the log: pricing for profit says what to pass, before any fitting.

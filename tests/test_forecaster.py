@@ -55,6 +55,14 @@ def test_weekly_data_gets_weekly_defaults():
     assert (out["ds"].dt.dayofweek == 6).all()
 
 
+def test_the_default_line_up_is_what_the_cli_says_it_is():
+    from trendcast.forecaster import DEFAULT_NAMES, models_by_name
+
+    for freq in ("D", "W-SUN", "MS"):
+        by_name = [m.alias for m in models_by_name(DEFAULT_NAMES, freq)]
+        assert by_name == [m.alias for m in default_models(freq)]
+
+
 def test_errors_are_clear(seasonal_sales):
     with pytest.raises(RuntimeError, match="fit"):
         Forecaster([Naive()]).predict(3)

@@ -84,7 +84,8 @@ _NAMES = {
     "ADIDA": "adida",
     "IMAPA": "imapa",
 }
-MODEL_NAMES = (*_NAMES.values(), "chronos2", "lstm", "ensemble")
+DEFAULT_NAMES = tuple(_NAMES.values())  # the line-up of `default_models`
+MODEL_NAMES = (*DEFAULT_NAMES, "chronos2", "lstm", "ensemble")
 
 
 class Forecaster(Estimator):

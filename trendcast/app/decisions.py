@@ -92,7 +92,14 @@ def new_products(
         method: as `ColdStart`; ``"finetuned"`` fine-tunes the text model with the
             `FineTunedTextRegressor` settings in ``finetune`` (``mode``, ``device``, ``model``).
         periods: periods of early life learnt and forecast.
+
+    Returns:
+        One row per new product and period: id, ``step``, the date ``ds`` (from the
+        products' ``launch_ds``; where there is none, the period after the sales' last one)
+        and the forecast ``ColdStart``.
     """
+    import pandas as pd
+
     from trendcast.app.shop import as_frame
     from trendcast.models.coldstart import ColdStart
 
@@ -116,7 +123,11 @@ def new_products(
         time_col=cols.time_col,
         target_col=cols.target_col,
     ).fit(data.sales, data.static)
-    return model.predict(as_frame(new))
+    new = as_frame(new)
+    if model.launch_col not in new.columns:
+        last = pd.Timestamp(data.sales[cols.time_col].max())
+        new = new.assign(**{model.launch_col: last + pd.tseries.frequencies.to_offset(data.freq)})
+    return model.predict(new)
 
 
 def price_stock(

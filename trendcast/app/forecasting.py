@@ -9,7 +9,7 @@ from typing import Any
 
 import pandas as pd
 
-from trendcast.app.shop import as_frame, data_hash, training_span
+from trendcast.app.shop import as_frame, data_hash, to_periods, training_span
 from trendcast.data.contract import ShopData
 from trendcast.data.registry import ModelVersion
 from trendcast.data.store import as_workspace
@@ -45,16 +45,18 @@ def backtest_shop(
     data: ShopData,
     forecaster: Forecaster,
     *,
-    horizon: int,
+    horizon: int | str,
     n_windows: int = 3,
     step: int | None = None,
     min_history: int | None = None,
     **declarations: Any,
 ) -> tuple[Any, pd.DataFrame]:
     """Rolling-origin backtest of the forecaster's models on the shop, and its scores
-    (one row per model). ``declarations``: ``known_future``, ``categorical``, ``groups``."""
+    (one row per model). ``horizon``: periods, or a span such as ``"8w"`` (`to_periods`).
+    ``declarations``: ``known_future``, ``categorical``, ``groups``."""
     from trendcast.evaluation.backtest import score_backtest
 
+    horizon = to_periods(horizon, data.freq, name="horizon")
     frame = forecaster.backtest(
         data, h=horizon, n_windows=n_windows, step=step, min_history=min_history, **declarations
     )
@@ -73,7 +75,7 @@ def train(
     name: str,
     *,
     models: Sequence[Model] | None = None,
-    horizon: int,
+    horizon: int | str,
     quantiles: Sequence[float] = DEFAULT_QUANTILES,
     n_windows: int = 1,
     known_future: Sequence[str] | None = None,
@@ -91,7 +93,8 @@ def train(
     Args:
         models: the line-up (default: `trendcast.forecaster.default_models`); those that
             learn for a horizon and were given none learn for ``horizon``.
-        horizon: periods forecast, backtested and the default of `forecast_saved`.
+        horizon: periods forecast, backtested and the default of `forecast_saved`, or a span
+            such as ``"8w"`` (`to_periods`).
         n_windows: backtest windows before the fit (0: no backtest, no scores).
         known_future, categorical, groups: covariate declarations, as `Forecaster.fit`.
         promote: make the new version the one ``name`` refers to.
@@ -99,6 +102,7 @@ def train(
     from trendcast import __version__
 
     declarations = {"known_future": known_future, "categorical": categorical, "groups": groups}
+    horizon = to_periods(horizon, data.freq, name="horizon")
     forecaster = Forecaster(
         _for_horizon(default_models(data.freq) if models is None else models, horizon),
         freq=data.freq,
@@ -172,7 +176,7 @@ def forecast_saved(
     workspace: Any,
     model: str,
     *,
-    horizon: int | None = None,
+    horizon: int | str | None = None,
     dynamic: Any = None,
     quantiles: Sequence[float] | None = None,
     explain: bool = False,
@@ -184,7 +188,8 @@ def forecast_saved(
 
     Args:
         model: ``NAME`` (the version in production) or ``NAME@VERSION``.
-        horizon: periods to forecast (default: the one it was trained for).
+        horizon: periods to forecast, or a span such as ``"8w"`` (default: the one it was
+            trained for).
         dynamic: frame or file (CSV, Parquet) of id, date and known-in-advance columns.
         explain: also explain the recommended model's forecasts (LightGBM).
         store: write the forecasts (and explanations) to the workspace as
@@ -194,6 +199,7 @@ def forecast_saved(
     horizon = horizon or version.meta.get("horizon")
     if not horizon:
         raise ValueError(f"'{version.ref}' records no horizon: pass one.")
+    horizon = to_periods(horizon, forecaster.data_.freq, name="horizon")
     plan = as_frame(dynamic) if dynamic is not None else None
     frame = forecaster.predict(horizon, quantiles=quantiles, dynamic=plan)
     result = Forecast(frame, model=version.ref)
@@ -212,14 +218,16 @@ def fit_and_forecast(
     data: ShopData,
     forecaster: Forecaster,
     *,
-    horizon: int,
+    horizon: int | str,
     explain: bool = False,
     workspace: Any = None,
     **declarations: Any,
 ) -> Forecast:
-    """Fits the forecaster on the whole shop and forecasts ``horizon`` periods; with a
-    workspace, stores the input and the forecasts in one run. ``declarations``:
-    ``known_future``, ``categorical``, ``groups`` as `Forecaster.fit` takes them."""
+    """Fits the forecaster on the whole shop and forecasts ``horizon`` periods (or a span such
+    as ``"8w"``); with a workspace, stores the input and the forecasts in one run.
+    ``declarations``: ``known_future``, ``categorical``, ``groups`` as `Forecaster.fit` takes
+    them."""
+    horizon = to_periods(horizon, data.freq, name="horizon")
     forecaster.fit(data, **declarations)
     result = Forecast(forecaster.predict(horizon))
     if explain:
@@ -243,13 +251,15 @@ def finetune_chronos(
     base: str = "trendcast-chronos2-small",
     mode: str = "lora",
     steps: int = 300,
-    horizon: int | None = None,
+    horizon: int | str | None = None,
 ) -> tuple[Any, ModelVersion]:
     """Fine-tunes Chronos-2 on the shop (LoRA adapters or all weights) and saves it as a new
     version of ``name``; ``Chronos2(name, workspace=...)`` forecasts with it."""
     from trendcast.data.arrays import Covariates, SeriesArrays
     from trendcast.models.chronos import Chronos2
 
+    if horizon is not None:
+        horizon = to_periods(horizon, data.freq, name="horizon")
     model = Chronos2(base, finetune=mode, steps=steps, horizon=horizon, workspace=workspace)
     model.fit(
         SeriesArrays.from_frame(data.sales, data.freq, data.columns),

@@ -61,14 +61,17 @@ def add_saved_model_argument(parser: argparse.ArgumentParser) -> None:
 
 
 def add_model_arguments(parser: argparse.ArgumentParser, *, horizon_required: bool = True) -> None:
-    from trendcast.forecaster import MODEL_NAMES
+    from trendcast.forecaster import DEFAULT_NAMES, MODEL_NAMES
 
     parser.add_argument(
-        "--horizon", type=int, required=horizon_required, help="periods to forecast"
+        "--horizon",
+        required=horizon_required,
+        help="how far ahead: periods, or a span such as 28d, 8w, 3m",
     )
     parser.add_argument(
         "--models",
-        help=f"comma-separated, from {', '.join(MODEL_NAMES)} (default: all)",
+        help=f"comma-separated, from {', '.join(MODEL_NAMES)} (default: all but "
+        f"{', '.join(n for n in MODEL_NAMES if n not in DEFAULT_NAMES)})",
     )
     parser.add_argument(
         "--quantiles",

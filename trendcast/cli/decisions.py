@@ -85,7 +85,10 @@ def register(commands) -> None:
         help="each comparison window: periods, or a span such as 28d, 8w, 3m (default: 28 "
         "days on daily data, 8 weeks on weekly, 3 months on monthly)",
     )
-    trends.add_argument("--horizon", type=int, help="also forecast this many periods with LightGBM")
+    trends.add_argument(
+        "--horizon",
+        help="also forecast this far with LightGBM: periods, or a span such as 28d, 8w",
+    )
     trends.add_argument(
         "--direction",
         choices=("rising", "declining"),
@@ -167,7 +170,11 @@ def register(commands) -> None:
         "--new", required=True, help="new products: id, title, description, cat_id, price ..."
     )
     coldstart.add_argument(
-        "--periods", type=int, default=8, help="periods of early life (default: 8)"
+        "--horizon",
+        "--periods",
+        default="8",
+        help="early life learnt and forecast: periods, or a span such as 8w, 2m (default: 8 "
+        "periods)",
     )
     coldstart.add_argument(
         "--method",
@@ -207,12 +214,13 @@ def _trends(args: argparse.Namespace) -> int:
         data.freq,
         name="--window",
     )
+    horizon = to_periods(args.horizon, data.freq, name="--horizon") if args.horizon else None
     if forecaster is not None:
-        plan = _coming_plan(forecaster, args.horizon or window, plan)
+        plan = _coming_plan(forecaster, horizon or window, plan)
     table = trends(
         data,
         forecaster=forecaster,
-        horizon=args.horizon,
+        horizon=horizon,
         dynamic=plan,
         stock=read_frame(args.stock) if args.stock else None,
         level=args.level,
@@ -413,6 +421,7 @@ def _decision_forecaster(args: argparse.Namespace):
 
 def _coldstart(args: argparse.Namespace) -> int:
     from trendcast.app import new_products
+    from trendcast.app.shop import to_periods
     from trendcast.data.io import write_frame
 
     if args.method != "finetuned" and (args.mode or args.device):
@@ -420,16 +429,17 @@ def _coldstart(args: argparse.Namespace) -> int:
             "--mode and --device set the fine-tuning: use them with --method finetuned."
         )
     data = load_shop(args)
+    periods = to_periods(args.horizon, data.freq, name="--horizon")
     forecasts = new_products(
         data,
         args.new,
         method=args.method,
-        periods=args.periods,
+        periods=periods,
         encoder=text_encoder(args),
         finetune={"mode": args.mode, "device": args.device, "model": args.text_model},
     )
     totals = forecasts.groupby(data.columns.id_col, sort=False)["ColdStart"].sum()
-    console().print(f"Expected units over the first {args.periods} periods:")
+    console().print(f"Expected units over the first {periods} periods of {data.freq}:")
     for product, total in totals.items():
         console().print(f"  {product}: {total:,.1f}")
     if args.out:
