@@ -129,3 +129,152 @@ def test_append_adds_rows_without_rewriting_and_keeps_state_on_failure(workspace
     with pytest.raises(Exception, match="(?i)column"):
         workspace.append("cache", pd.DataFrame({"other": [3.0]}))
     assert workspace.read("cache")["key"].tolist() == ["a", "b"]
+
+
+def _physical_tables(workspace) -> set[str]:
+    import duckdb
+
+    con = duckdb.connect(str(workspace.path), read_only=True)
+    try:
+        return {row[0] for row in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
+    finally:
+        con.close()
+
+
+def _orders(k: int) -> pd.DataFrame:
+    return pd.DataFrame({"unique_id": ["a", "b"], "order_qty": [float(k), float(k + 1)]})
+
+
+def test_an_earlier_runs_tables_stay_readable_after_a_new_run(workspace):
+    first = workspace.write_run("plan", meta={"k": 1}, results={"orders": _orders(1)})
+    second = workspace.write_run("plan", meta={"k": 2}, results={"orders": _orders(2)})
+    pd.testing.assert_frame_equal(workspace.read("orders"), _orders(2))
+    pd.testing.assert_frame_equal(workspace.read("orders", run=first), _orders(1))
+    pd.testing.assert_frame_equal(workspace.read("orders", run=second), _orders(2))
+    history = workspace.history("orders")
+    assert history["run_id"].tolist() == [second, first]
+    assert history["current"].tolist() == [True, False]
+    assert history["command"].tolist() == ["plan", "plan"]
+    assert workspace.read("orders", run=first, limit=1)["order_qty"].tolist() == [1.0]
+    with pytest.raises(KeyError, match=f"no version of run 'nope'.*{second}, {first}"):
+        workspace.read("orders", run="nope")
+    # A plain write replaces the table; the runs' versions stay as they were.
+    workspace.write("orders", _orders(9))
+    pd.testing.assert_frame_equal(workspace.read("orders", run=second), _orders(2))
+    assert not workspace.history("orders")["current"].any()
+    # Appending to a run's table leaves that run's version whole.
+    third = workspace.write_run("plan", meta={}, results={"orders": _orders(3)})
+    workspace.append("orders", _orders(4))
+    assert len(workspace.read("orders")) == 4
+    pd.testing.assert_frame_equal(workspace.read("orders", run=third), _orders(3))
+
+
+def test_each_table_keeps_the_last_runs_and_drops_the_older_in_the_run(workspace):
+    assert workspace.keep_runs == 20  # the default, before anything is written
+    workspace.write_run("plan", meta={}, results={"orders": _orders(0)})
+    assert workspace.set_keep_runs(3) == 0
+    runs = [
+        workspace.write_run("plan", meta={}, results={"orders": _orders(k)}) for k in (1, 2, 3, 4)
+    ]
+    assert workspace.keep_runs == 3
+    assert workspace.history("orders")["run_id"].tolist() == runs[::-1][:3]
+    for k, run in enumerate(runs[1:], start=2):
+        pd.testing.assert_frame_equal(workspace.read("orders", run=run), _orders(k))
+    with pytest.raises(KeyError, match="keeps no version"):
+        workspace.read("orders", run=runs[0])
+    # A run none of whose tables is kept leaves the list; the archive of each kept one stays.
+    assert workspace.runs()["run_id"].tolist() == runs[1:]
+    archived = {t for t in _physical_tables(workspace) if t.startswith("_run_")}
+    assert len(archived) == 2
+    assert workspace.set_keep_runs(1) == 2
+    assert workspace.history()["run_id"].tolist() == [runs[-1]]
+    assert not {t for t in _physical_tables(workspace) if t.startswith("_run_")}
+    with pytest.raises(ValueError, match="1 or more"):
+        workspace.set_keep_runs(0)
+
+
+def test_a_failed_run_leaves_the_tables_and_their_history_as_they_were(workspace):
+    first = workspace.write_run("plan", meta={}, results={"orders": _orders(1)})
+    second = workspace.write_run("plan", meta={}, results={"orders": _orders(2)})
+    before = _physical_tables(workspace)
+    with pytest.raises(RuntimeError, match="disk full"):
+        workspace.write_run("plan", meta={}, results={"orders": _orders(3), "other": Exploding()})
+    assert _physical_tables(workspace) == before
+    assert workspace.history("orders")["run_id"].tolist() == [second, first]
+    assert workspace.runs()["run_id"].tolist() == [first, second]
+    pd.testing.assert_frame_equal(workspace.read("orders"), _orders(2))
+    pd.testing.assert_frame_equal(workspace.read("orders", run=first), _orders(1))
+    with pytest.raises(ValueError, match="once"):
+        workspace.write_run(
+            "plan", meta={}, results={"orders": _orders(1)}, decisions={"orders": _orders(1)}
+        )
+
+
+def test_an_unchanged_input_is_stored_once_for_all_its_runs(workspace, seasonal_sales):
+    data = validate(seasonal_sales)
+    runs = [
+        workspace.write_run("plan", meta={}, shop=("input", data), results={"orders": _orders(k)})
+        for k in range(3)
+    ]
+    assert {t for t in _physical_tables(workspace) if "input_sales" in t} == {"input_sales"}
+    assert len({t for t in _physical_tables(workspace) if "orders" in t}) == 3
+    for run in runs:
+        pd.testing.assert_frame_equal(workspace.read("input_sales", run=run), data.sales)
+    changed = validate(seasonal_sales.assign(y=seasonal_sales["y"] + 1))
+    workspace.write_run("plan", meta={}, shop=("input", changed))
+    pd.testing.assert_frame_equal(workspace.read("input_sales", run=runs[0]), data.sales)
+    pd.testing.assert_frame_equal(workspace.read_shop("input").sales, changed.sales)
+
+
+def test_a_new_shop_without_a_side_frame_is_never_read_with_the_old_one(workspace, seasonal_sales):
+    static = pd.DataFrame({"unique_id": seasonal_sales["unique_id"].unique(), "cat_id": "FOODS"})
+    first = workspace.write_run(
+        "import", meta={}, shop=("input", validate(seasonal_sales, static=static))
+    )
+    workspace.write_run("plan", meta={}, shop=("input", validate(seasonal_sales)))
+    assert workspace.read_shop("input").static is None
+    assert "input_static" not in set(workspace.catalog()["name"])
+    pd.testing.assert_frame_equal(workspace.read("input_static", run=first), static)
+    workspace.write_shop("input", validate(seasonal_sales, static=static))
+    workspace.write_shop("input", validate(seasonal_sales))
+    assert workspace.read_shop("input").static is None
+
+
+def test_a_table_a_run_wrote_before_runs_kept_history_is_kept_when_replaced(workspace):
+    # As such a workspace holds it: the run id in the catalog, no history.
+    workspace.write("orders", _orders(1), kind="result", meta={"run_id": "20240101T000000-aaaaaa"})
+    assert workspace.read("orders", run="20240101T000000-aaaaaa")["order_qty"].tolist() == [
+        1.0,
+        2.0,
+    ]
+    workspace.write_run("plan", meta={}, results={"orders": _orders(2)})
+    pd.testing.assert_frame_equal(
+        workspace.read("orders", run="20240101T000000-aaaaaa"), _orders(1)
+    )
+
+
+def test_a_run_killed_mid_write_leaves_the_tables_and_their_history_as_they_were(workspace):
+    first = workspace.write_run("plan", meta={}, results={"orders": _orders(1)})
+    second = workspace.write_run("plan", meta={}, results={"orders": _orders(2)})
+    before = _physical_tables(workspace)
+    script = textwrap.dedent(
+        f"""
+        import os
+        import pandas as pd
+        from trendcast.data.store import Workspace
+
+        class Crash:
+            __module__ = "polars.fake"
+            def to_pandas(self):
+                os._exit(9)  # dies after orders moved aside and was replaced, uncommitted
+
+        Workspace({str(workspace.path)!r}).write_run(
+            "plan", meta={{}}, results={{"orders": pd.DataFrame({{"q": [0.0]}}), "other": Crash()}}
+        )
+        """
+    )
+    assert subprocess.run([sys.executable, "-c", script]).returncode == 9
+    assert _physical_tables(workspace) == before
+    assert workspace.history("orders")["run_id"].tolist() == [second, first]
+    pd.testing.assert_frame_equal(workspace.read("orders"), _orders(2))
+    pd.testing.assert_frame_equal(workspace.read("orders", run=first), _orders(1))

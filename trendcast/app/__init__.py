@@ -1,5 +1,6 @@
 """The use cases of trendcast on a workspace, as plain functions: read and validate a shop,
-backtest, train and save, forecast from a saved model with a new plan, manage model versions.
+backtest, train and save, forecast from a saved model with a new plan, manage model versions,
+read the workspace back (its tables, runs, exports and report).
 
 The command line, the demo and the REST API are faces over these; they parse and print, the
 functions here do the work and store what a run produced together with its run id.
@@ -33,31 +34,49 @@ from trendcast.app.imports import Imported, import_orders, workspace_shop
 from trendcast.app.models import list_models, promote, rollback
 from trendcast.app.shop import as_frame, data_hash, read_shop, segment, training_span
 from trendcast.app.text import ReviewCovariates, review_covariates
+from trendcast.app.workspace import (
+    StoredTable,
+    WorkspaceReport,
+    export_table,
+    keep_runs,
+    read_table,
+    workspace_report,
+    workspace_runs,
+    workspace_tables,
+)
 
 __all__ = [
     "Forecast",
     "Imported",
     "ReviewCovariates",
+    "StoredTable",
     "Trained",
+    "WorkspaceReport",
     "as_frame",
     "backtest_shop",
     "coming_plan",
     "finetune_chronos",
     "data_hash",
     "decision_forecaster",
+    "export_table",
     "fit_and_forecast",
     "forecast_saved",
     "import_orders",
+    "keep_runs",
     "list_models",
     "new_products",
     "load_saved",
     "promote",
     "read_shop",
+    "read_table",
     "review_covariates",
     "rollback",
     "segment",
     "train",
     "training_span",
     "trends",
+    "workspace_report",
+    "workspace_runs",
     "workspace_shop",
+    "workspace_tables",
 ]

@@ -1,4 +1,5 @@
-"""The ``trendcast`` command line: the demo, data, forecasting, model and decision commands.
+"""The ``trendcast`` command line: the demo, data, forecasting, model, decision and workspace
+commands.
 
 One module per command group parses its options and calls the app layer (`trendcast.app`)
 or the library functions a Python user would; bad input ends with a clear message and a
@@ -11,7 +12,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from trendcast.cli import data, decisions, forecasting, models, text
+from trendcast.cli import data, decisions, forecasting, models, text, workspace
 
 EXIT_BAD_INPUT = 2
 EXIT_BUSY = 3  # another process writes to the workspace: try again later
@@ -22,6 +23,9 @@ examples:
   trendcast simulate --out shop/ --items 50       # write a sample shop as CSV files
   trendcast validate shop/sales.csv               # check a sales file against the contract
   trendcast validate sales.csv --target-col units --fill-gaps
+  trendcast import orders.csv --workspace ws.duckdb --freq W   # an order log -> weekly demand
+  trendcast plan --workspace ws.duckdb --lead-time 2w --out orders.csv
+  trendcast price --workspace ws.duckdb --margin 0.4 --out prices.csv
   trendcast backtest shop/sales.csv --horizon 28 --windows 3 --out backtest.parquet
   trendcast forecast shop/sales.csv --horizon 28 --models seasonal_naive,ets --out fc.csv
   trendcast train shop/sales.csv --dynamic shop/dynamic.csv --workspace ws.duckdb --name shop
@@ -36,9 +40,16 @@ examples:
   trendcast trends shop/sales.csv --static shop/static.csv --level item_id --html trends.html
   trendcast search shop/static.csv "warm winter clothes" --k 5
   trendcast similar shop/static.csv FOODS_1_001 --k 5
-  trendcast coldstart shop/sales.csv --static shop/static.csv --new new_products.csv --periods 8
+  trendcast coldstart shop/sales.csv --static shop/static.csv --new new_products.csv --horizon 8
   trendcast reviews shop/sales.csv --dynamic shop/dynamic.csv --reviews shop/reviews.csv \
       --out shop/dynamic_reviews.csv
+  trendcast show --workspace ws.duckdb            # its tables and latest runs
+  trendcast show orders --workspace ws.duckdb --rows 10 --columns unique_id,order_qty
+  trendcast runs --workspace ws.duckdb --table orders   # the runs that wrote orders
+  trendcast show orders --workspace ws.duckdb --run 20261203T071502-3f9a1c
+  trendcast export forecasts --workspace ws.duckdb --out forecasts.xlsx
+  trendcast runs --workspace ws.duckdb --keep 5   # keep 5 runs' versions of each table
+  trendcast report --workspace ws.duckdb --out report.html
 
 Sales files are long: one row per series and period, with an id, a date and a target column
 (default names unique_id, ds, y). Daily, weekly (e.g. W-SUN) and month-start data are supported.
@@ -94,6 +105,7 @@ def _parser() -> argparse.ArgumentParser:
     models.register(commands)
     decisions.register(commands)
     text.register(commands)
+    workspace.register(commands)
     _debug_anywhere(parser)
     return parser
 

@@ -5,10 +5,18 @@ Each write replaces a table and its catalog entry in one transaction, so a failu
 mid-write leaves the previous state intact (DuckDB discards uncommitted work on recovery).
 Readers open the file read-only, so several may read at once; a writer holds it alone, and
 anyone else who tries meanwhile gets `WorkspaceBusyError` naming the process that holds it.
+
+Run history: a table written by a run (`Workspace.write_run`) keeps the versions of the last
+runs that wrote it, readable with ``read(name, run=RUN_ID)``. When a run replaces the table,
+the version it replaces is renamed aside (no copy), and one equal to the new version is not
+stored twice. Each table keeps its last ``keep_runs`` versions (`KEEP_RUNS` unless set with
+`Workspace.set_keep_runs`); older ones are dropped in the run's transaction, and a run drops
+out of `runs` once none of its tables is kept.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import secrets
@@ -28,12 +36,21 @@ from trendcast.errors import WorkspaceBusyError
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,62}$")
 _CATALOG = "_catalog"
 _RUNS = "_runs"
+_HISTORY = "_history"
+_SETTINGS = "_settings"
+_ARCHIVE = "_run_"  # prefix of the tables holding replaced versions; no user name starts with _
+KEEP_RUNS = 20  # versions kept per table, unless the workspace sets its own
 _SIDE_FRAMES = ("static", "dynamic", "reviews")
 _SCHEMA = (
     f"CREATE TABLE IF NOT EXISTS {_CATALOG} (name VARCHAR PRIMARY KEY, kind VARCHAR, "
     "rows BIGINT, meta VARCHAR, written TIMESTAMP)",
     f"CREATE TABLE IF NOT EXISTS {_RUNS} (run_id VARCHAR PRIMARY KEY, command VARCHAR, "
     "tables VARCHAR, meta VARCHAR, written TIMESTAMP)",
+    # One row per table a run wrote; `stored` is the table holding that version: the table
+    # itself while current, else its archive. Runs that wrote equal content share one.
+    f"CREATE TABLE IF NOT EXISTS {_HISTORY} (name VARCHAR, run_id VARCHAR, stored VARCHAR, "
+    "kind VARCHAR, rows BIGINT, meta VARCHAR, digest VARCHAR, written TIMESTAMP)",
+    f"CREATE TABLE IF NOT EXISTS {_SETTINGS} (key VARCHAR PRIMARY KEY, value VARCHAR)",
 )
 _HOLDER = re.compile(r"Conflicting lock is held in (?P<program>.*?) \(PID (?P<pid>\d+)\)")
 
@@ -91,6 +108,9 @@ class Workspace:
 
         Returns:
             The run id, also a row of `runs` listing the tables written.
+
+        The versions these tables replace stay readable by their run ids (``read(name,
+        run=...)``); each table keeps the last `keep_runs`, older ones are dropped here.
         """
         run_id = new_run_id()
         marked = {**meta, "run_id": run_id}
@@ -99,14 +119,20 @@ class Workspace:
         tables = [*shop_frames, *results, *decisions]
         for name in tables:
             _check_name(name)
+        twice = sorted({name for name in tables if tables.count(name) > 1})
+        if twice:
+            raise ValueError(f"a run writes each table once; given more than once: {twice}.")
         with self._transaction() as con:
-            _write_tables(con, shop_frames, "shop", {**shop_meta, **marked})
-            _write_tables(con, results, kind, marked)
-            _write_tables(con, decisions, "decision", marked)
+            if shop:
+                _retire_side_tables(con, shop[0], shop_frames)
+            _write_tables(con, shop_frames, "shop", {**shop_meta, **marked}, run_id)
+            _write_tables(con, results, kind, marked, run_id)
+            _write_tables(con, decisions, "decision", marked, run_id)
             con.execute(
                 f"INSERT INTO {_RUNS} VALUES (?, ?, ?, ?, now())",
                 [run_id, command, json.dumps(tables), json.dumps(meta, default=str)],
             )
+            _prune(con, tables, _keep_runs(con))
         return run_id
 
     def runs(self) -> pd.DataFrame:
@@ -116,6 +142,43 @@ class Workspace:
                 return pd.DataFrame(columns=["run_id", "command", "tables", "meta", "written"])
             return con.execute(f"SELECT * FROM {_RUNS} ORDER BY written, run_id").df()
 
+    def history(self, name: str | None = None) -> pd.DataFrame:
+        """The kept versions of the tables runs wrote (of ``name`` only, when given), newest
+        first: table name, run id, command, kind, rows, whether it is the current version,
+        metadata (JSON) and when it was written."""
+        columns = ["name", "run_id", "command", "kind", "rows", "current", "meta", "written"]
+        with self._connect() as con:
+            if _HISTORY not in self._tables(con):
+                return pd.DataFrame(columns=columns)
+            where, params = ("WHERE h.name = ?", [name]) if name else ("", [])
+            return con.execute(
+                f"SELECT h.name, h.run_id, r.command, h.kind, h.rows, h.stored = h.name AND "
+                "row_number() OVER (PARTITION BY h.name ORDER BY h.written DESC, h.run_id DESC)"
+                f" = 1 AS current, h.meta, h.written FROM {_HISTORY} h LEFT JOIN {_RUNS} r "
+                f"USING (run_id) {where} ORDER BY h.written DESC, h.run_id DESC, h.name",
+                params,
+            ).df()
+
+    @property
+    def keep_runs(self) -> int:
+        """How many runs' versions each table keeps: the workspace's setting, else `KEEP_RUNS`."""
+        if not self.path.exists():
+            return KEEP_RUNS
+        with self._connect() as con:
+            return _keep_runs(con)
+
+    def set_keep_runs(self, keep: int) -> int:
+        """Keeps the last ``keep`` runs' versions of each table from now on, and drops the
+        older ones now, in one transaction; returns how many versions were dropped."""
+        if isinstance(keep, bool) or not isinstance(keep, int) or keep < 1:
+            raise ValueError(f"keep at least the current version (1 or more), got {keep!r}.")
+        with self._transaction() as con:
+            con.execute(f"INSERT OR REPLACE INTO {_SETTINGS} VALUES ('keep_runs', ?)", [str(keep)])
+            names = [
+                row[0] for row in con.execute(f"SELECT DISTINCT name FROM {_HISTORY}").fetchall()
+            ]
+            return _prune(con, names, keep)
+
     def append(self, name: str, frame: Any, *, kind: str = "dataset", meta: dict | None = None):
         """Adds the rows of ``frame`` to table ``name`` (created if absent) in one transaction,
         without rewriting the rows already there; the columns must match the table's."""
@@ -124,6 +187,10 @@ class Workspace:
         with self._transaction() as con:
             con.register("_incoming", df)
             if name in self._names(con):
+                _adopt(con, name)
+                archive = _detach(con, name)
+                if archive:  # a run's version stays as it was; the appended table is new
+                    con.execute(f'CREATE TABLE "{name}" AS SELECT * FROM {_quote(archive)}')
                 con.execute(f'INSERT INTO "{name}" BY NAME SELECT * FROM _incoming')
             else:
                 con.execute(f'CREATE TABLE "{name}" AS SELECT * FROM _incoming')
@@ -131,16 +198,23 @@ class Workspace:
             rows = con.execute(f'SELECT count(*) FROM "{name}"').fetchone()[0]
             _record(con, name, kind, rows, meta)
 
-    def read(self, name: str) -> pd.DataFrame:
-        """Returns table ``name`` as a pandas frame."""
+    def read(self, name: str, *, run: str | None = None, limit: int | None = None) -> pd.DataFrame:
+        """Returns table ``name`` as a pandas frame: its current version, or the one written
+        by ``run`` while kept (`history` lists them); ``limit``: its first rows only."""
         _check_name(name)
         with self._connect() as con:
-            if name not in self._names(con):
+            present = self._names(con)
+            # A run's version stays readable after a later shop without that side frame.
+            retired = run is not None and name in self._kept_names(con)
+            if name not in present and not retired:
                 raise KeyError(
                     f"no table '{name}' in {self.path}; the workspace has "
-                    f"{sorted(self._names(con))}. Run `trendcast demo` or load data first."
+                    f"{sorted(present)}. Run `trendcast demo` or load data first."
                 )
-            return con.execute(f'SELECT * FROM "{name}"').df()
+            table = f'"{name}"' if run is None else _quote(self._stored(con, name, run))
+            if limit is None:
+                return con.execute(f"SELECT * FROM {table}").df()
+            return con.execute(f"SELECT * FROM {table} LIMIT ?", [int(limit)]).df()
 
     def meta(self, name: str) -> dict:
         with self._connect() as con:
@@ -163,6 +237,8 @@ class Workspace:
         with self._transaction() as con:
             con.execute(f'DROP TABLE IF EXISTS "{name}"')
             con.execute(f"DELETE FROM {_CATALOG} WHERE name = ?", [name])
+            con.execute(f"DELETE FROM {_HISTORY} WHERE name = ?", [name])
+            _drop_unreferenced(con)
 
     @property
     def models_dir(self) -> Path:
@@ -179,7 +255,11 @@ class Workspace:
     def write_shop(self, name: str, data: ShopData) -> None:
         """Stores sales and side frames as ``{name}_sales``, ``{name}_static``, ... at once."""
         frames, meta = _shop_tables(name, data)
-        self.write_many(frames, kind="shop", meta=meta)
+        for table in frames:
+            _check_name(table)
+        with self._transaction() as con:
+            _retire_side_tables(con, name, frames)
+            _write_tables(con, frames, "shop", meta)
 
     def read_shop(self, name: str) -> ShopData:
         meta = self.meta(f"{name}_sales")
@@ -229,6 +309,45 @@ class Workspace:
                 con.execute("ROLLBACK")
                 raise
 
+    def _stored(self, con, name: str, run: str) -> str:
+        """The table holding the version of ``name`` that ``run`` wrote."""
+        row = None
+        if _HISTORY in self._tables(con):
+            sql = f"SELECT stored FROM {_HISTORY} WHERE name = ? AND run_id = ?"
+            row = _first(con, sql, [name, run])
+        if row is not None:
+            return row[0]
+        current = _first(con, f"SELECT meta FROM {_CATALOG} WHERE name = ?", [name])
+        if (
+            current and json.loads(current[0]).get("run_id") == run
+        ):  # written before runs kept history
+            return name
+        kept = []
+        if _HISTORY in self._tables(con):
+            kept = [
+                r[0]
+                for r in con.execute(
+                    f"SELECT run_id FROM {_HISTORY} WHERE name = ? ORDER BY written DESC, "
+                    "run_id DESC",
+                    [name],
+                ).fetchall()
+            ]
+        raise KeyError(
+            f"table '{name}' in {self.path} keeps no version of run '{run}'; "
+            + (
+                f"its kept runs, newest first: {', '.join(kept)}."
+                if kept
+                else "no run's version of it is kept."
+            )
+        )
+
+    @staticmethod
+    def _kept_names(con) -> set[str]:
+        """The tables some run's kept version is of."""
+        if _HISTORY not in Workspace._tables(con):
+            return set()
+        return {row[0] for row in con.execute(f"SELECT DISTINCT name FROM {_HISTORY}").fetchall()}
+
     @staticmethod
     def _names(con) -> set[str]:
         if _CATALOG not in Workspace._tables(con):
@@ -260,13 +379,128 @@ def _shop_tables(name: str, data: ShopData) -> tuple[dict[str, Any], dict]:
     return frames, {"freq": data.freq, "columns": asdict(data.columns), "report": data.report}
 
 
-def _write_tables(con, frames: dict[str, Any], kind: str, meta: dict | None) -> None:
+def _write_tables(
+    con, frames: dict[str, Any], kind: str, meta: dict | None, run_id: str | None = None
+) -> None:
+    """Replaces each table; a run's version it replaces moves aside and stays readable, and a
+    run (``run_id``) adds its own version to the history."""
     for name, frame in frames.items():
         df = to_pandas(frame, name=name)
-        con.register("_incoming", df)
-        con.execute(f'CREATE OR REPLACE TABLE "{name}" AS SELECT * FROM _incoming')
-        con.unregister("_incoming")
+        _adopt(con, name)
+        digest = _digest(df) if run_id else None
+        if digest is None or digest != _current_digest(con, name):
+            _detach(con, name)
+            con.register("_incoming", df)
+            con.execute(f'CREATE OR REPLACE TABLE "{name}" AS SELECT * FROM _incoming')
+            con.unregister("_incoming")
+        # else: the run wrote what the table already holds, and shares that version
         _record(con, name, kind, len(df), meta)
+        if run_id:
+            con.execute(
+                f"INSERT INTO {_HISTORY} VALUES (?, ?, ?, ?, ?, ?, ?, now())",
+                [name, run_id, name, kind, len(df), json.dumps(meta or {}, default=str), digest],
+            )
+
+
+def _retire_side_tables(con, shop: str, frames: dict[str, Any]) -> None:
+    """Takes out of the catalog the side frames of ``shop`` the new one lacks, so it is never
+    read back with an earlier shop's; runs' versions of them stay readable by run id."""
+    for part in _SIDE_FRAMES:
+        name = f"{shop}_{part}"
+        if name in frames or name not in Workspace._names(con):
+            continue
+        _adopt(con, name)
+        _detach(con, name)
+        con.execute(f'DROP TABLE IF EXISTS "{name}"')
+        con.execute(f"DELETE FROM {_CATALOG} WHERE name = ?", [name])
+
+
+def _digest(df: pd.DataFrame) -> str | None:
+    """A hash of the frame's columns, types and values; None when a value cannot be hashed."""
+    try:
+        values = pd.util.hash_pandas_object(df, index=False).to_numpy()
+    except TypeError:  # lists or dicts in cells
+        return None
+    head = json.dumps([[str(c), str(t)] for c, t in df.dtypes.items()]).encode()
+    return hashlib.sha256(head + values.tobytes()).hexdigest()
+
+
+def _current_digest(con, name: str) -> str | None:
+    sql = f"SELECT digest FROM {_HISTORY} WHERE stored = ? AND digest IS NOT NULL LIMIT 1"
+    row = _first(con, sql, [name])
+    return None if row is None else row[0]
+
+
+def _adopt(con, name: str) -> None:
+    """Enters into the history the current version of a table a run wrote before runs kept
+    history, so replacing it keeps it too."""
+    if _first(con, f"SELECT count(*) FROM {_HISTORY} WHERE name = ?", [name])[0]:
+        return
+    row = _first(con, f"SELECT kind, rows, meta, written FROM {_CATALOG} WHERE name = ?", [name])
+    run_id = json.loads(row[2]).get("run_id") if row else None
+    if run_id:
+        con.execute(
+            f"INSERT INTO {_HISTORY} VALUES (?, ?, ?, ?, ?, ?, NULL, ?)",
+            [name, str(run_id), name, row[0], row[1], row[2], row[3]],
+        )
+
+
+def _detach(con, name: str) -> str | None:
+    """Renames table ``name`` aside when runs' versions are stored in it, and points them at
+    the new name; returns it (None: no run's version was there, nothing moved)."""
+    (run_id,) = _first(con, f"SELECT min(run_id) FROM {_HISTORY} WHERE stored = ?", [name])
+    if run_id is None:
+        return None
+    # Unique: a run writes a table once, and its version moves aside at most once.
+    archive = f"{_ARCHIVE}{run_id}_{name}"
+    con.execute(f'ALTER TABLE "{name}" RENAME TO {_quote(archive)}')
+    con.execute(f"UPDATE {_HISTORY} SET stored = ? WHERE stored = ?", [archive, name])
+    return archive
+
+
+def _prune(con, names: Sequence[str], keep: int) -> int:
+    """Drops the versions of ``names`` older than the last ``keep``, the tables that held
+    them, and the runs none of whose versions is left; returns how many versions went."""
+    stale = []
+    for name in names:
+        stale += con.execute(
+            f"SELECT name, run_id FROM {_HISTORY} WHERE name = ? "
+            "ORDER BY written DESC, run_id DESC OFFSET ?",
+            [name, keep],
+        ).fetchall()
+    for name, run_id in stale:
+        con.execute(f"DELETE FROM {_HISTORY} WHERE name = ? AND run_id = ?", [name, run_id])
+    _drop_unreferenced(con)
+    for run_id in {run_id for _, run_id in stale}:
+        if not _first(con, f"SELECT count(*) FROM {_HISTORY} WHERE run_id = ?", [run_id])[0]:
+            con.execute(f"DELETE FROM {_RUNS} WHERE run_id = ?", [run_id])
+    return len(stale)
+
+
+def _drop_unreferenced(con) -> None:
+    """Drops the archived versions no history row points at any more."""
+    kept = {row[0] for row in con.execute(f"SELECT DISTINCT stored FROM {_HISTORY}").fetchall()}
+    for table in Workspace._tables(con):
+        if table.startswith(_ARCHIVE) and table not in kept:
+            con.execute(f"DROP TABLE {_quote(table)}")
+
+
+def _keep_runs(con) -> int:
+    row = None
+    if _SETTINGS in Workspace._tables(con):
+        row = _first(con, f"SELECT value FROM {_SETTINGS} WHERE key = 'keep_runs'")
+    return KEEP_RUNS if row is None else int(row[0])
+
+
+def _first(con, sql: str, params: Sequence = ()) -> tuple | None:
+    """The first row of a query, or None. The result is read to its end: DuckDB refuses a
+    connection's next statement while one is pending."""
+    rows = con.execute(sql, params).fetchall()
+    return rows[0] if rows else None
+
+
+def _quote(identifier: str) -> str:
+    return '"' + identifier.replace('"', '""') + '"'
 
 
 def _busy(path: Path, error: Exception) -> Exception:

@@ -28,11 +28,11 @@ def write_report(
     path: str | Path,
     *,
     title: str,
-    history: pd.DataFrame,
-    forecasts: pd.DataFrame,
-    backtest: pd.DataFrame,
-    scores: pd.DataFrame,
-    best_model: str,
+    history: pd.DataFrame | None,
+    forecasts: pd.DataFrame | None,
+    backtest: pd.DataFrame | None,
+    scores: pd.DataFrame | None,
+    best_model: str | None,
     quantiles: Sequence[float],
     notes: Sequence[str] = (),
     drivers: pd.Series | None = None,
@@ -42,6 +42,10 @@ def write_report(
     history_periods: int = 120,
 ) -> Path:
     """Writes the report to ``path`` atomically and returns the path.
+
+    The parts whose frames are None are left out: the forecast plots without ``history``,
+    ``forecasts`` or ``best_model``, the scores without ``scores``, the backtest plots
+    without ``backtest`` or ``scores``.
 
     Args:
         title: heading of the page.
@@ -58,28 +62,39 @@ def write_report(
         n_series: how many of the best-selling series to plot.
         history_periods: periods of history shown before each forecast.
     """
-    id_col = columns.id_col
-    top = history.groupby(id_col, observed=True)[columns.target_col].sum().nlargest(n_series).index
-    figures = [
-        (
-            "Forecasts of the best-selling series",
-            _forecast_figure(
-                history, forecasts, top, best_model, quantiles, columns, history_periods
+    figures = []
+    if history is not None and forecasts is not None and best_model is not None:
+        target = history.groupby(columns.id_col, observed=True)[columns.target_col].sum()
+        top = target.nlargest(n_series).index
+        figures.append(
+            (
+                "Forecasts of the best-selling series",
+                _forecast_figure(
+                    history, forecasts, top, best_model, quantiles, columns, history_periods
+                ),
+            )
+        )
+    if backtest is not None and scores is not None:
+        figures += [
+            (
+                "Total demand in the backtest windows",
+                _total_figure(backtest, scores.index, columns),
             ),
-        ),
-        ("Total demand in the backtest windows", _total_figure(backtest, scores.index, columns)),
-        ("Error distribution in the backtest", _error_figure(backtest, scores.index, columns)),
-    ]
+            ("Error distribution in the backtest", _error_figure(backtest, scores.index, columns)),
+        ]
     if drivers is not None:
         figures.append(("What drives the forecasts", _drivers_figure(drivers)))
     parts = [
         f"<h1>{html.escape(title)}</h1>",
         "".join(f"<p class='note'>{html.escape(n)}</p>" for n in notes),
-        "<h2>Backtest scores</h2>",
-        f"<p class='note'>Lower is better; best model by the first column: <b>{html.escape(best_model)}"
-        "</b>.</p>",
-        _scores_table(scores, best_model),
     ]
+    if scores is not None:
+        parts += [
+            "<h2>Backtest scores</h2>",
+            "<p class='note'>Lower is better; best model by the first column: "
+            f"<b>{html.escape(str(best_model))}</b>.</p>",
+            _scores_table(scores, best_model),
+        ]
     for k, (heading, figure) in enumerate(figures):
         parts.append(f"<h2>{heading}</h2>")
         parts.append(figure.to_html(full_html=False, include_plotlyjs=k == 0))
