@@ -55,7 +55,7 @@ def _cli(*args: str) -> tuple[float, str]:
 
 
 def _non_products(ids: pd.Series) -> int:
-    pattern = re.compile(NON_PRODUCTS)
+    pattern = re.compile(NON_PRODUCTS, re.IGNORECASE)
     return int(ids.astype(str).map(lambda v: bool(pattern.fullmatch(v.strip()))).sum())
 
 

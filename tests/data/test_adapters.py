@@ -297,6 +297,25 @@ def test_a_volume_discount_on_a_large_line_does_not_move_the_price():
     assert data.sales["y"].tolist() == [8, 508, 8]
 
 
+def test_order_times_are_read_in_the_layout_that_fits_every_line():
+    def weeks(times, **options):
+        lines = pd.DataFrame({"t": times, "sku": "A", "qty": 1})
+        data, _ = from_transactions(lines, time_col="t", product_col="sku", quantity_col="qty",
+                                    non_products=None, **options)  # fmt: skip
+        return [f"{d:%Y-%m-%d}" for d in data.sales["ds"]]
+
+    # Month first, as the UCI log writes it: 1/13/11 says which.
+    assert weeks(["12/1/10 8:26", "1/13/11 10:05"])[::6] == ["2010-11-29", "2011-01-10"]
+    assert weeks(["31.01.2024", "01.02.2024"]) == ["2024-01-29"]
+    assert weeks([20240101, 20240108]) == ["2024-01-01", "2024-01-08"]
+    assert weeks([1704067200, 1704672000]) == ["2024-01-01", "2024-01-08"]  # epoch seconds
+    with pytest.raises(ValueError, match="read both as %m/%d/%Y and as %d/%m/%Y.*--time-format"):
+        weeks(["01/02/2024", "03/04/2024"])
+    assert weeks(["01/02/2024", "03/04/2024"], time_format="%d/%m/%Y")[0] == "2024-01-29"
+    with pytest.raises(ValueError, match="neither YYYYMMDD dates nor epoch seconds"):
+        weeks([5, 6])
+
+
 def test_transactions_weekly_totals_by_hand():
     data, report = from_transactions(order_lines(), **KW, text_col="text")
     assert data.freq == "W-MON"

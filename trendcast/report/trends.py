@@ -145,6 +145,16 @@ def write_trend_report(
         parts.append(_label_table(chosen, level, series))
     if len(parts) == 3:
         parts.append("<p>No entity cleared a label's threshold.</p>")
+    unclear = frame[frame["trend"] == "unclear"]
+    if len(unclear) and "z" in frame.columns:
+        # The biggest moves that are not yet evidence, so the page is never blank: watch them.
+        watch = unclear.loc[unclear["z"].abs().sort_values(ascending=False, kind="stable").index]
+        parts.append(f"<h2>Largest moves, not yet clear ({len(unclear)} unclear)</h2>")
+        parts.append(
+            "<p class='note'>the biggest changes whose evidence does not clear a threshold "
+            "yet: worth watching, not acting on</p>"
+        )
+        parts.append(_label_table(watch.head(top), level, series))
     page = (
         "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
         f"<title>{html.escape(title)}</title><style>{_STYLE}</style></head><body>"
