@@ -112,6 +112,11 @@ def test_backtest_and_forecast_write_files_and_workspace(sales_csv, tmp_path, ca
     assert {"forecasts", "backtest", "scores", "input_sales"} <= set(
         Workspace(ws).catalog()["name"]
     )
+    capsys.readouterr()
+    assert main(["forecast", str(sales_csv), "--horizon", "2", "--models", "naive,ets"]) == 0
+    printed = capsys.readouterr().out
+    assert "Naive-q-0.9" in printed.splitlines()[0] and "ETS" not in printed.splitlines()[0]
+    assert "(4 more columns, the other models'" in printed
 
 
 def test_unknown_model_and_bad_quantiles(sales_csv, capsys):
@@ -255,6 +260,11 @@ def test_search_similar_and_coldstart_from_product_text(shop_dir, tmp_path, caps
     static.to_csv(catalogue, index=False)
     assert main(["search", str(catalogue), "warm wool clothes for winter", "--k", "3"]) == 0
     assert "score" in capsys.readouterr().out
+    # No model at all: TF-IDF, whatever the network.
+    hashing = ["search", str(catalogue), "thermal", "--k", "3", "--text-model", "hashing"]
+    assert main(hashing) == 0
+    top = capsys.readouterr().out.splitlines()[1]
+    assert "Thermal" in top and float(top.split()[-1]) > 0
     out = tmp_path / "similar.csv"
     first = static["item_id"].iloc[0]
     assert main(["similar", str(catalogue), first, "--k", "2", "--out", str(out)]) == 0

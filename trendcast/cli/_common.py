@@ -10,7 +10,8 @@ def add_text_model_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--text-model",
         help="sentence-transformers model name or folder (default: all-MiniLM-L6-v2, offline; "
-        "for other languages a multilingual one, e.g. intfloat/multilingual-e5-small)",
+        "for other languages a multilingual one, e.g. intfloat/multilingual-e5-small), or "
+        "'hashing': TF-IDF of hashed words and word pairs, no model, no download",
     )
     parser.add_argument(
         "--text-prefix",
@@ -21,8 +22,10 @@ def add_text_model_argument(parser: argparse.ArgumentParser) -> None:
 
 def text_encoder(args: argparse.Namespace, workspace=None):
     """The encoder of ``--text-model``, else the default (MiniLM, or TF-IDF without the extra)."""
-    from trendcast.text import TextEncoder, default_encoder
+    from trendcast.text import HashingTfidf, TextEncoder, default_encoder
 
+    if args.text_model == "hashing":
+        return HashingTfidf()
     if args.text_model:
         return TextEncoder(model=args.text_model, workspace=workspace, prefix=args.text_prefix)
     return default_encoder(workspace)

@@ -356,6 +356,7 @@ def _price(args: argparse.Namespace) -> int:
         bounds=bounds,
         objective=args.objective,
         limit_to_stock=args.limit_to_stock,
+        progress=True,
     )
     best = prices.best
     screen = console()
@@ -424,6 +425,9 @@ def _coldstart(args: argparse.Namespace) -> int:
     from trendcast.app.shop import to_periods
     from trendcast.data.io import write_frame
 
+    if args.method == "finetuned" and args.text_model == "hashing":
+        raise ValueError("--method finetuned fine-tunes a language model: leave out --text-model "
+                         "hashing, or use --method ridge with it.")  # fmt: skip
     if args.method != "finetuned" and (args.mode or args.device):
         raise ValueError(
             "--mode and --device set the fine-tuning: use them with --method finetuned."

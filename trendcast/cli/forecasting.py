@@ -231,7 +231,15 @@ def _forecast(args: argparse.Namespace) -> int:
         print_report(forecaster.report_)
         id_col = data.columns.id_col
     frame = result.forecasts
-    console().print(frame.head(10).to_string(index=False))
+    # The first model's columns only: a line-up with quantiles is dozens of columns wide.
+    first = frame.columns[2]
+    shown = [*frame.columns[:2], *(c for c in frame.columns[2:] if c.split("-q-")[0] == first)]
+    console().print(frame[shown].head(10).to_string(index=False), markup=False)
+    if len(shown) < frame.shape[1]:
+        console().print(
+            f"({frame.shape[1] - len(shown)} more columns, the other models': --out FILE "
+            "writes them all)"
+        )
     periods = len(frame) // max(frame[id_col].nunique(), 1)
     console().print(
         f"{len(frame):,} rows: {frame[id_col].nunique():,} series x {periods} periods"

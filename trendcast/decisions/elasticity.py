@@ -41,6 +41,7 @@ from scipy.stats import norm
 from threadpoolctl import threadpool_limits
 
 from trendcast._frames import like, to_pandas
+from trendcast._progress import progress_bar
 from trendcast.data.arrays import period_index
 from trendcast.data.validate import validate
 from trendcast.decisions.glm import _count_regression, _least_squares
@@ -80,6 +81,7 @@ def estimate_elasticities(
     id_col: str = "unique_id",
     time_col: str = "ds",
     target_col: str = "y",
+    progress: bool = False,
 ) -> Any:
     """Price elasticity of demand per item, shrunk toward its category, with uncertainty.
 
@@ -107,6 +109,7 @@ def estimate_elasticities(
             estimate.
         price_col, promo_col, stock_col, event_col: names of the dynamic columns.
         id_col, time_col, target_col: column names of the long frames.
+        progress: show a progress bar over the items.
 
     Returns:
         One row per ``level`` value: ``level``, ``group``, ``elasticity`` (posterior mean),
@@ -156,6 +159,7 @@ def estimate_elasticities(
             knots=knots,
             method=method,
             min_price_variation=min_price_variation,
+            progress=progress,
         )
     result = items.assign(**fits)
     own = np.isfinite(result["raw_std_error"]).to_numpy()
@@ -317,6 +321,7 @@ def _fit_items(
     knots: int,
     method: str,
     min_price_variation: float,
+    progress: bool = False,
 ) -> dict[str, np.ndarray]:
     """Each item's own elasticity and standard error, plus what the fit saw.
 
@@ -331,27 +336,29 @@ def _fit_items(
         for name in ("raw_elasticity", "raw_std_error", "price_variation", "units")
     }
     out["n_obs"] = np.diff(bounds)
-    for k in range(n_items):
-        part = {name: values[bounds[k] : bounds[k + 1]] for name, values in rows.items()}
-        out["units"][k] = part["y"].sum()
-        if len(part["y"]) == 0:
-            out["price_variation"][k] = 0.0
-            continue
-        design, penalty = _design(part, daily=daily, knots=knots)
-        # Column 0 is log price; what the other columns cannot explain identifies its effect.
-        controls = design[:, 1:]
-        fitted = controls @ np.linalg.lstsq(controls, design[:, 0], rcond=None)[0]
-        out["price_variation"][k] = np.std(design[:, 0] - fitted)
-        if out["price_variation"][k] < min_price_variation or out["units"][k] == 0:
-            continue
-        if method in ("poisson", "negbin"):
-            coef, cov = _count_regression(
-                design, part["y"], part["offset"], penalty, negbin=method == "negbin"
-            )
-        else:
-            coef, cov = _least_squares(design, np.log1p(part["y"]), penalty)
-        if cov[0, 0] > 0 and abs(coef[0]) <= _MAX_ABS_ELASTICITY:
-            out["raw_elasticity"][k], out["raw_std_error"][k] = coef[0], np.sqrt(cov[0, 0])
+    with progress_bar(n_items, "elasticities", enabled=progress) as advance:
+        for k in range(n_items):
+            advance()
+            part = {name: values[bounds[k] : bounds[k + 1]] for name, values in rows.items()}
+            out["units"][k] = part["y"].sum()
+            if len(part["y"]) == 0:
+                out["price_variation"][k] = 0.0
+                continue
+            design, penalty = _design(part, daily=daily, knots=knots)
+            # Column 0 is log price; what the other columns cannot explain identifies its effect.
+            controls = design[:, 1:]
+            fitted = controls @ np.linalg.lstsq(controls, design[:, 0], rcond=None)[0]
+            out["price_variation"][k] = np.std(design[:, 0] - fitted)
+            if out["price_variation"][k] < min_price_variation or out["units"][k] == 0:
+                continue
+            if method in ("poisson", "negbin"):
+                coef, cov = _count_regression(
+                    design, part["y"], part["offset"], penalty, negbin=method == "negbin"
+                )
+            else:
+                coef, cov = _least_squares(design, np.log1p(part["y"]), penalty)
+            if cov[0, 0] > 0 and abs(coef[0]) <= _MAX_ABS_ELASTICITY:
+                out["raw_elasticity"][k], out["raw_std_error"][k] = coef[0], np.sqrt(cov[0, 0])
     return out
 
 

@@ -257,6 +257,7 @@ def price_list(
     bounds: tuple[float, float] = (0.8, 1.2),
     objective: str = "profit",
     limit_to_stock: bool = False,
+    progress: bool = False,
 ) -> PriceList:
     """Price elasticities from the history and the best price per item for the forecast period.
 
@@ -269,6 +270,7 @@ def price_list(
         bounds: lowest and highest price as multiples of the current price.
         objective: ``"profit"`` or ``"revenue"``.
         limit_to_stock: cap sales at the stock on hand (no replenishment in the period).
+        progress: show a progress bar while the elasticities are estimated.
 
     Returns:
         A `PriceList`: ``elasticities`` (`estimate_elasticities`) and ``best`` (`best_price`
@@ -283,6 +285,7 @@ def price_list(
         id_col=cols.id_col,
         time_col=cols.time_col,
         target_col=cols.target_col,
+        progress=progress,
     )
     current = item_position(data, forecasts, stock, model=model)
     best = best_price(
