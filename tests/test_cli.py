@@ -281,6 +281,8 @@ def test_search_similar_and_coldstart_from_product_text(shop_dir, tmp_path, caps
     assert main([*args, "--method", "category_mean", "--out", str(tmp_path / "c.csv")]) == 0
     forecasts = pd.read_csv(tmp_path / "c.csv", parse_dates=["ds"])
     assert len(forecasts) == 2 * 8 and (forecasts["ColdStart"] >= 0).all()
+    assert (forecasts["ColdStart-q-0.1"] <= forecasts["ColdStart-q-0.9"]).all()
+    assert "(0.1 to 0.9 quantiles)" in capsys.readouterr().out
     # Launched the day after the sales end, one row per day.
     first_day = pd.read_parquet(shop_dir / "sales.parquet")["ds"].max() + pd.Timedelta(days=1)
     assert forecasts.groupby("unique_id")["ds"].min().eq(first_day).all()

@@ -113,6 +113,26 @@ def test_forecast_frame_has_steps_dates_and_no_negatives():
     assert (fc["CS"] >= 0).all() and fc["CS"].notna().all()
 
 
+@pytest.mark.parametrize("method", ["ridge", "knn", "global_mean"])
+def test_quantiles_from_out_of_fold_errors_cover_new_launches(method):
+    sales, static = launches()
+    cs = ColdStart(method=method, n_periods=8, encoder=HashingTfidf(), price_col=None)
+    cs.fit(sales[sales["unique_id"].isin(static["unique_id"][:200])], static.iloc[:200])
+    fc = cs.predict(static.iloc[200:], quantiles=(0.9, 0.1))
+    assert fc.columns.tolist()[-3:] == ["ColdStart", "ColdStart-q-0.9", "ColdStart-q-0.1"]
+    assert (fc["ColdStart-q-0.1"] <= fc["ColdStart-q-0.9"]).all()
+    totals = fc.groupby("unique_id").sum(numeric_only=True)
+    early = sales[sales["unique_id"].isin(totals.index)].groupby("unique_id").head(8)
+    actual = early.groupby("unique_id")["y"].sum().reindex(totals.index)
+    inside = (actual >= totals["ColdStart-q-0.1"]) & (actual <= totals["ColdStart-q-0.9"])
+    assert 0.65 <= inside.mean() <= 0.95  # 80% nominal, on 40 new products
+    with pytest.raises(ValueError, match="strictly between 0 and 1"):
+        cs.predict(static.iloc[200:], quantiles=(1.5,))
+    few = ColdStart(method="global_mean", n_periods=8).fit(*launches(n=8))
+    with pytest.raises(ValueError, match="fewer than 10 launches"):
+        few.predict(static.head(1), quantiles=(0.9,))
+
+
 def test_too_young_series_are_counted_not_used():
     sales, static = launches(n=20, n_periods=10)
     young = sales.groupby("unique_id").head(5)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from trendcast.app.forecasting import load_saved
@@ -83,6 +84,7 @@ def new_products(
     periods: int = 8,
     encoder: Any = None,
     finetune: dict[str, Any] | None = None,
+    quantiles: Sequence[float] = (0.1, 0.9),
 ) -> Any:
     """Early-life forecasts of products without sales (`trendcast.models.ColdStart`), learnt
     from the launches in the shop's sales and their static attributes.
@@ -92,11 +94,13 @@ def new_products(
         method: as `ColdStart`; ``"finetuned"`` fine-tunes the text model with the
             `FineTunedTextRegressor` settings in ``finetune`` (``mode``, ``device``, ``model``).
         periods: periods of early life learnt and forecast.
+        quantiles: levels of the quantile columns (`ColdStart.predict`); none with
+            ``"finetuned"``.
 
     Returns:
         One row per new product and period: id, ``step``, the date ``ds`` (from the
         products' ``launch_ds``; where there is none, the period after the sales' last one)
-        and the forecast ``ColdStart``.
+        the forecast ``ColdStart`` and its quantiles.
     """
     import pandas as pd
 
@@ -127,7 +131,7 @@ def new_products(
     if model.launch_col not in new.columns:
         last = pd.Timestamp(data.sales[cols.time_col].max())
         new = new.assign(**{model.launch_col: last + pd.tseries.frequencies.to_offset(data.freq)})
-    return model.predict(new)
+    return model.predict(new, quantiles=() if method == "finetuned" else quantiles)
 
 
 def price_stock(

@@ -11,6 +11,7 @@ from trendcast.cli._common import (
     console,
     load_shop,
     numbers,
+    quantiles,
     store,
     text_encoder,
 )
@@ -182,6 +183,12 @@ def register(commands) -> None:
         default="ridge",
         help="ridge on text embeddings, category and price (default), nearest neighbours, "
         "the text model fine-tuned on the launches' demand, or a baseline",
+    )
+    coldstart.add_argument(
+        "--quantiles",
+        default="0.1,0.9",
+        help="comma-separated quantile levels, from the launches' out-of-fold errors (default: "
+        "%(default)s; none with --method finetuned)",
     )
     add_text_model_argument(coldstart)
     coldstart.add_argument(
@@ -441,11 +448,18 @@ def _coldstart(args: argparse.Namespace) -> int:
         periods=periods,
         encoder=text_encoder(args),
         finetune={"mode": args.mode, "device": args.device, "model": args.text_model},
+        quantiles=quantiles(args),
     )
-    totals = forecasts.groupby(data.columns.id_col, sort=False)["ColdStart"].sum()
-    console().print(f"Expected units over the first {periods} periods of {data.freq}:")
-    for product, total in totals.items():
-        console().print(f"  {product}: {total:,.1f}")
+    totals = forecasts.groupby(data.columns.id_col, sort=False).sum(numeric_only=True)
+    bands = [c for c in totals.columns if c.startswith("ColdStart-q-")]
+    console().print(
+        f"Expected units over the first {periods} periods of {data.freq}"
+        + (f" ({bands[0][12:]} to {bands[-1][12:]} quantiles)" if len(bands) > 1 else "")
+        + ":"
+    )
+    for product, row in totals.iterrows():
+        band = f" ({row[bands[0]]:,.1f} to {row[bands[-1]]:,.1f})" if len(bands) > 1 else ""
+        console().print(f"  {product}: {row['ColdStart']:,.1f}{band}", markup=False)
     if args.out:
         console().print(f"forecasts: {write_frame(forecasts, args.out)}")
     return 0

@@ -24,6 +24,7 @@ of periods of history worth as much as the prior).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -36,6 +37,7 @@ __all__ = ["ColdStart", "blend_forecasts", "credibility_weight"]
 
 _METHODS = ("knn", "ridge", "finetuned", "category_mean", "global_mean")
 _AGGREGATES = ("mean", "median", "geometric")
+_FOLDS = 5  # folds of the out-of-fold errors behind the quantiles
 
 
 class ColdStart(Estimator):
@@ -142,9 +144,14 @@ class ColdStart(Estimator):
                 ``price_col``.
 
         Returns:
-            self, with ``paths_`` (early-life paths, one row per product), ``ids_`` and the
-            learned state of ``method``.
+            self, with ``paths_`` (early-life paths, one row per product), ``ids_``, the
+            learned state of ``method`` and ``fold_ratios_`` (see `predict`'s quantiles).
         """
+        self._learn(sales, static)
+        self.fold_ratios_ = self._fold_ratios(to_pandas(sales, name="sales"), static)
+        return self
+
+    def _learn(self, sales: Any, static: Any) -> None:
         self._check_params()
         sales = to_pandas(sales, name="sales")
         for col in (self.id_col, self.time_col, self.target_col):
@@ -224,18 +231,56 @@ class ColdStart(Estimator):
             self.finetune_.fit(unique.tolist(), mean)
         return self
 
-    def predict(self, new: Any) -> Any:
+    def _fold_ratios(self, sales: pd.DataFrame, static: Any) -> np.ndarray | None:
+        """``(1 + actual) / (1 + forecast)`` of every launch's early total, each forecast by
+        the same method fitted without its fold (`_FOLDS` folds, fixed by the ids' order)."""
+        if self.method == "finetuned" or len(self.ids_) < 2 * _FOLDS:
+            return None
+        info = self._static_rows(static, self.ids_, "static")
+        if self.launch_col not in info.columns:  # launched at their first sale
+            first = sales.groupby(sales[self.id_col].astype(str))[self.time_col].min()
+            info[self.launch_col] = first.loc[self.ids_].to_numpy()
+        fold = np.arange(len(self.ids_)) % _FOLDS
+        totals = self.paths_.sum(axis=1)
+        ratios = np.empty(len(self.ids_))
+        ids = sales[self.id_col].astype(str)
+        encoder = getattr(self, "encoder_", self.encoder)
+        for k in range(_FOLDS):
+            held = fold == k
+            part = self.clone().set_params(encoder=encoder)
+            part._learn(sales[ids.isin(self.ids_[~held])], info[~held])
+            forecast = part.predict(info[held])
+            predicted = forecast.groupby(self.id_col, sort=False)[part.alias or "ColdStart"].sum()
+            ratios[held] = (1 + totals[held]) / (1 + predicted.to_numpy())
+        return ratios
+
+    def predict(self, new: Any, quantiles: Sequence[float] = ()) -> Any:
         """Early-life forecasts of the products in ``new`` (a static frame, no sales needed).
 
         Args:
             new: one row per new product with ``id_col`` and what ``method`` uses (text,
                 categories, price); with ``launch_col`` the output gets dates.
+            quantiles: levels in (0, 1) of ``{alias}-q-{level}`` columns: each product's
+                forecast scaled by that quantile of the ratio ``(1 + actual) / (1 + forecast)``
+                of the launches' early totals, forecast out of fold (`fit` keeps them; not for
+                ``"finetuned"``, whose refits would take minutes).
 
         Returns:
             Long frame (the type of ``new``): ``id_col``, ``step`` (1 = launch period),
-            ``time_col`` when ``launch_col`` is given, and the forecast column ``alias``.
+            ``time_col`` when ``launch_col`` is given, the forecast column ``alias`` and one
+            column per quantile level, in the order given.
         """
         self._check_fitted("predict")
+        quantiles = [float(q) for q in quantiles]
+        if any(not 0 < q < 1 for q in quantiles):
+            raise ValueError(f"quantile levels must lie strictly between 0 and 1, got {quantiles}.")
+        if quantiles and self.fold_ratios_ is None:
+            raise ValueError(
+                "quantiles need the out-of-fold errors of the launches: "
+                + ("method 'finetuned' does not keep them; use 'ridge' for quantiles."
+                   if self.method == "finetuned"
+                   else f"fewer than {2 * _FOLDS} launches to learn them from.")
+            )  # fmt: skip
         frame = to_pandas(new, name="new")
         if self.id_col not in frame.columns:
             raise ValueError(f"new has no column '{self.id_col}' (columns: {list(frame.columns)}).")
@@ -288,7 +333,15 @@ class ColdStart(Estimator):
                 )
             offsets = [self.freq_ * int(s - 1) for s in range(1, self.n_periods + 1)]
             out[self.time_col] = [d + o for d in launch for o in offsets]
-        out[self.alias or "ColdStart"] = paths.ravel()
+        alias = self.alias or "ColdStart"
+        out[alias] = paths.ravel()
+        total = paths.sum(axis=1, keepdims=True)
+        # A forecast of nothing takes the launch profile, so its upper quantiles are not 0.
+        shape = np.where(total > 0, paths / np.where(total > 0, total, 1.0), self.profile_)
+        for q in quantiles:
+            # The ratio scales 1 + units, as it was measured.
+            level = np.clip((1 + total) * float(np.quantile(self.fold_ratios_, q)) - 1, 0, None)
+            out[f"{alias}-q-{q:g}"] = (level * shape).ravel()
         return like(out, new)
 
     def _knn(self, rows: Any) -> np.ndarray:
