@@ -1,9 +1,12 @@
+import pickle
+
 import numpy as np
 import pandas as pd
 import polars as pl
 import pytest
 
 from trendcast.data.validate import DataValidationError, validate
+from trendcast.errors import Setting
 
 
 def frame(**overrides):
@@ -60,6 +63,138 @@ def test_misspelt_column_suggests_the_right_name():
     assert "target_col='sales'" in str(error)
     error = error_of(frame().rename(columns={"unique_id": "uniqe_id"}))
     assert "did you mean 'uniqe_id'" in str(error)
+
+
+def test_three_misnamed_columns_are_reported_in_one_error_with_suggestions():
+    df = frame().rename(columns={"unique_id": "sku", "ds": "date", "y": "units"})
+    error = error_of(df)
+    assert [p.column for p in error.problems] == ["unique_id", "ds", "y"]
+    assert [p.fix.settings for p in error.problems] == [
+        (Setting("id_col", "sku"),),
+        (Setting("time_col", "date"),),
+        (Setting("target_col", "units"),),
+    ]
+    for guess in ("sku", "date", "units"):
+        assert f"did you mean '{guess}'" in str(error)
+    assert str(error).startswith("3 problems in the input:")
+
+
+def test_each_column_is_guessed_for_one_missing_name_only():
+    df = frame().rename(columns={"unique_id": "item_date"}).drop(columns="ds")
+    fixes = {
+        p.column: p.fix.settings for p in error_of(df, id_col="item", time_col="date").problems
+    }
+    assert fixes == {
+        "item": (Setting("id_col", "item_date"),),
+        "date": (Setting("time_col", "<your column>"),),
+    }
+
+
+def test_independent_problems_of_every_frame_come_in_one_error():
+    sales = frame(
+        ds=["2024-01-01", "2024-01-02", "2024-01-03", "2024-01-01", "someday", "2024-01-03"],
+        y=[1.0, "x", 2.0, -3.0, 4.0, 5.0],
+    )
+    static = pd.DataFrame({"unique_id": ["a", "a", "b"], "title": ["mug", "cup", "scarf"]})
+    dynamic = pd.DataFrame({"unique_id": ["a", "q"], "ds": ["2024-01-01"] * 2, "price": [1, 2]})
+    reviews = pd.DataFrame({"unique_id": ["a"], "ds": ["2024-01-01"], "rating": [5]})
+    error = error_of(sales, static=static, dynamic=dynamic, reviews=reviews)
+    found = {(p.frame, p.column, p.message.split(" ", 1)[1][:20]) for p in error.problems}
+    assert found == {
+        ("sales", "ds", "values are missing o"),
+        ("sales", "y", "values are not numbe"),
+        ("sales", "y", "rows have negative d"),
+        ("static", "unique_id", "ids appear on more t"),
+        ("dynamic", "unique_id", "ids do not occur in "),
+        ("reviews", "text", "The frame has column"),
+    }
+    bad_date = next(p for p in error.problems if p.column == "ds")
+    assert bad_date.rows.index.tolist() == [4] and bad_date.rows["ds"].tolist() == ["someday"]
+    message = str(error)
+    assert message.count("Fix: ") == 6 and "someday" in message and "'q'" not in message
+    assert "q" in next(p for p in error.problems if p.frame == "dynamic").rows.to_string()
+
+
+def test_a_missing_column_stops_only_the_checks_that_need_it():
+    sales = frame(y=["1", "2", "x", "3", "4", "-5"]).rename(columns={"unique_id": "sku"})
+    static = pd.DataFrame({"unique_id": ["a", "a"]})
+    error = error_of(sales, static=static)
+    assert [(p.frame, p.column) for p in error.problems] == [
+        ("sales", "unique_id"),
+        ("sales", "y"),
+        ("sales", "y"),
+        ("static", "unique_id"),
+    ]
+    assert "negative" in error.problems[2].message
+    # Without sales ids, no check of the static ids against them, nor of duplicates or gaps.
+    assert "more than one row" in error.problems[3].message
+
+
+def test_offending_rows_are_shown_by_their_row_number_in_the_frame_as_given():
+    df = pd.concat([frame().iloc[::-1], frame().iloc[[1]]])  # rows 4 and 6 repeat (a, 01-02)
+    df.index = [f"r{i}" for i in range(7)]
+    error = error_of(df)
+    assert error.rows.index.tolist() == [4, 6] and error.rows.index.name == "row"
+    assert (df.iloc[[4, 6]]["ds"] == "2024-01-02").all()
+    negative = frame(y=[1.0, 0.0, 2.0, 3.0, -4.0, 5.0]).iloc[::-1]
+    assert error_of(negative).rows.index.tolist() == [1]
+
+
+def test_the_error_keeps_its_problems_through_pickling():
+    error = error_of(frame(ds=["2024-01-01", "2024-01-02", "x"] * 2, y=[1, 2, 3, "?", 5, 6]))
+    copy = pickle.loads(pickle.dumps(error))
+    assert type(copy) is DataValidationError and str(copy) == str(error)
+    assert [p.message for p in copy.problems] == [p.message for p in error.problems]
+    assert copy.rows.equals(error.rows)
+
+
+def test_catalogue_with_products_not_sold_yet_is_kept_and_noted():
+    static = pd.DataFrame(
+        {"unique_id": ["a", "new1", "b", "new2"], "title": ["mug", "hat", "scarf", "sock"]}
+    )
+    data = validate(frame(), static=static)
+    assert data.static["unique_id"].tolist() == ["a", "new1", "b", "new2"]
+    assert data.static["title"].tolist() == ["mug", "hat", "scarf", "sock"]
+    assert data.report == [
+        "static: 2 series have no sales ('new1', 'new2'); their rows are kept, and they are "
+        "not forecast"
+    ]
+
+
+def test_sales_series_missing_from_the_catalogue_is_an_error():
+    static = pd.DataFrame({"unique_id": ["a", "new1"], "title": ["mug", "hat"]})
+    error = error_of(frame(), static=static)
+    assert (error.frame, error.column) == ("static", "unique_id")
+    assert "1 series of the sales have no row" in error.problem
+    assert error.rows["unique_id"].tolist() == ["b"]
+
+
+def test_forecaster_fits_sales_with_a_larger_catalogue():
+    from trendcast import Forecaster
+    from trendcast.models import LightGBM, Naive, SeasonalNaive
+
+    shop = _grain_shop()
+    unsold = shop.static.astype(str).head(3)
+    unsold["unique_id"] = "NEW_" + unsold["unique_id"]
+    catalogue = pd.concat([shop.static.astype(str), unsold], ignore_index=True)
+    # A store-wide price, joined onto the series through the catalogue.
+    store = shop.static[["unique_id", "store_id"]].merge(shop.dynamic)
+    store_price = store.groupby(["store_id", "ds"], as_index=False)["price"].mean()
+    dynamic = [shop.dynamic.drop(columns="price"), store_price]
+
+    def fitted(static):
+        models = [LightGBM(n_estimators=10), SeasonalNaive(), Naive()]
+        return Forecaster(models).fit(shop.sales, static=static, dynamic=dynamic)
+
+    fc = fitted(catalogue)
+    assert len(fc.data_.static) == len(catalogue)
+    assert any(note.startswith("static: 3 series have no sales") for note in fc.data_.report)
+    forecast = fc.predict(7)
+    assert set(forecast["unique_id"]) == set(shop.sales["unique_id"])
+    # The unsold rows change nothing: the forecast is the one of the sold products' catalogue.
+    pd.testing.assert_frame_equal(forecast, fitted(catalogue.iloc[: len(shop.static)]).predict(7))
+    plan = store_price[store_price["ds"] > shop.sales["ds"].max()].assign(price=0.5)
+    assert not fc.predict(7, dynamic=plan).equals(forecast)
 
 
 def test_renamed_columns_are_accepted():
@@ -170,9 +305,6 @@ def test_missing_ids_are_rejected():
 
 
 def test_side_frames_with_unknown_ids_are_rejected():
-    static = pd.DataFrame({"unique_id": ["a", "b", "zzz"], "title": ["x", "y", "z"]})
-    error = error_of(frame(), static=static)
-    assert error.frame == "static" and "zzz" in str(error)
     dynamic = pd.DataFrame({"unique_id": ["a", "q"], "ds": ["2024-01-01"] * 2, "price": [1, 2]})
     assert error_of(frame(), dynamic=dynamic).frame == "dynamic"
     reviews = pd.DataFrame(

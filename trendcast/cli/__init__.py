@@ -63,7 +63,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 0
     from trendcast.data.validate import DataValidationError
-    from trendcast.errors import WorkspaceBusyError
+    from trendcast.errors import WorkspaceBusyError, cli_message
 
     try:
         return args.run(args)
@@ -75,8 +75,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (DataValidationError, ValueError, KeyError, FileNotFoundError, TypeError) as error:
         if args.debug:
             raise
-        message = error.args[0] if isinstance(error, KeyError) and error.args else error
-        print(f"error: {message}", file=sys.stderr)
+        print(f"error: {cli_message(error)}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except Exception as error:
         if args.debug:

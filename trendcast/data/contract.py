@@ -3,7 +3,8 @@
 Sales are one row per series and period. Beside them live optional frames:
 
 * ``static``: one row per series (hierarchy such as item/store/department/category,
-  free text such as title and description, numeric attributes).
+  free text such as title and description, numeric attributes). As a catalogue it may also
+  list products without sales yet; every series of the sales needs a row.
 * ``dynamic``: one row per series and period, possibly extending into the future
   (price, promotion flag, availability/stock-out, events, views, clicks, add-to-carts).
 * ``reviews``: one row per review (series id, date, rating, text).
@@ -43,11 +44,13 @@ class ShopData:
     Attributes:
         sales: one row per (id, period) with the target.
         freq: pandas frequency alias of the periods, e.g. ``"D"`` or ``"W-SUN"``.
-        static: one row per id: hierarchy, text and numeric attributes.
+        static: one row per id: hierarchy, text and numeric attributes; may hold ids without
+            sales (catalogue products not sold yet), which are kept and not forecast.
         dynamic: one row per (id, period): covariates; may extend past the sales.
         reviews: one row per review: id, date, ``rating``, ``text``.
         columns: the names of the id, time and target columns.
-        report: changes made on request during validation (gap filling, clipping).
+        report: what validation did and noticed: changes made on request (gap filling,
+            clipping) and notes (how dynamic frames were joined, catalogue rows without sales).
     """
 
     sales: pd.DataFrame

@@ -1,7 +1,14 @@
 """Validation at entry: every check names the column, shows offending rows and says how to fix it.
 
+All checks run that do not depend on a failed one, and one `DataValidationError` lists every
+problem found, in every frame: three misnamed columns take one run to learn about, not three.
+A check is skipped only when an earlier problem makes it meaningless (no duplicate check
+without parsable dates, no gap check with duplicates, no id check against sales without ids).
+Offending rows are shown by their row number in the frame as given, counting from 0.
+
 Nothing is dropped or altered silently. Gap filling and clipping of negative targets happen only
-when asked (``fill_gaps=True``, ``clip_negative=True``) and are recorded in ``ShopData.report``.
+when asked (``fill_gaps=True``, ``clip_negative=True``) and are recorded in ``ShopData.report``,
+as are notes such as catalogue rows of products without sales (kept, not forecast).
 The only conversions done without asking are lossless: parsing date strings to timestamps and
 numeric strings or integers to floats, and sorting rows by (id, date).
 """
@@ -17,38 +24,53 @@ import pandas as pd
 from trendcast._frames import to_pandas
 from trendcast.data.arrays import period_index, series_starts, shift_periods
 from trendcast.data.contract import Columns, ShopData
+from trendcast.errors import DataValidationError, Fix, Problem, Setting, Term
+
+__all__ = [
+    "DataValidationError",
+    "validate",
+    "validate_dynamic",
+    "validate_reviews",
+    "validate_sales",
+    "validate_static",
+]
 
 MAX_ROWS = 500_000_000
 MAX_PERIODS_PER_SERIES = 100_000
-_SHOWN_ROWS = 5
+_SHOWN_IDS = 3
 _TARGET_ALIASES = ("sales", "quantity", "qty", "units", "demand", "value", "y")
 _TIME_ALIASES = ("date", "ds", "day", "week", "timestamp", "time", "period")
 _ID_ALIASES = ("unique_id", "id", "sku", "item_id", "product_id", "series_id")
 _WEEKDAYS = ("MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN")
+_FREQ_CHOICE = (
+    Setting("freq", "D"),
+    " (daily), ",
+    Setting("freq", "W-SUN"),
+    " (weekly by Sunday; any weekday) or ",
+    Setting("freq", "MS"),
+    " (month start).",
+)
+_FROM_TRANSACTIONS = Term("trendcast.data.adapters.from_transactions", "trendcast import")
 
 
-class DataValidationError(ValueError):
-    """Bad input. The message names the frame and column, shows a few rows and gives the fix."""
+class _Problems(list):
+    """The problems found so far: checks add to it rather than raise, so one error lists all."""
 
-    def __init__(
+    def add(
         self,
-        problem: str,
+        message: str,
         *,
-        fix: str,
+        fix: Fix | str,
         frame: str = "sales",
         column: str | None = None,
         rows: pd.DataFrame | None = None,
-    ):
-        self.problem, self.fix, self.frame, self.column = problem, fix, frame, column
-        self.rows = rows
-        where = f"{frame}: column '{column}'" if column else frame
-        lines = [f"{where}: {problem}"]
-        if rows is not None and len(rows):
-            shown = rows.head(_SHOWN_ROWS).to_string()
-            more = f"\n  ... and {len(rows) - _SHOWN_ROWS} more" if len(rows) > _SHOWN_ROWS else ""
-            lines.append("  " + shown.replace("\n", "\n  ") + more)
-        lines.append(f"Fix: {fix}")
-        super().__init__("\n".join(lines))
+    ) -> None:
+        fix = Fix((fix,)) if isinstance(fix, str) else fix
+        self.append(Problem(message, fix, frame, column, rows))
+
+    def raise_any(self) -> None:
+        if self:
+            raise DataValidationError(problems=self)
 
 
 def validate(
@@ -68,7 +90,9 @@ def validate(
 
     Args:
         sales: long frame (pandas or polars), one row per series and period.
-        static: optional frame, one row per series (hierarchy, text, numeric attributes).
+        static: optional frame, one row per series (hierarchy, text, numeric attributes); a
+            catalogue may list products without sales too: their rows are kept (``report``
+            counts them) and not forecast. Every series of the sales needs a row.
         dynamic: optional frame, one row per series and period (covariates; may reach the
             future); or frames at any grain (per store, per date, ...), see `validate_dynamic`.
         reviews: optional frame, one row per review with ``rating`` and ``text``.
@@ -78,10 +102,12 @@ def validate(
         clip_negative: set negative targets to 0 (reported).
 
     Returns:
-        ShopData with sorted frames, parsed dates and float targets; ``report`` lists every change.
+        ShopData with sorted frames, parsed dates and float targets; ``report`` lists every change
+        and note.
 
     Raises:
-        DataValidationError: on any violation, with the rows at fault and the fix.
+        DataValidationError: listing every problem found (``problems``), each with the frame,
+            column, rows at fault and the fix.
 
     Example:
         >>> import pandas as pd
@@ -92,25 +118,33 @@ def validate(
     """
     columns = Columns(id_col, time_col, target_col)
     report: list[str] = []
-    sales_df = validate_sales(
-        sales,
-        columns=columns,
-        freq=freq,
-        fill_gaps=fill_gaps,
-        clip_negative=clip_negative,
-        report=report,
-    )
-    freq = sales_df.attrs["freq"]
-    ids = pd.Index(sales_df[id_col].unique())
-    static_df = None if static is None else validate_static(static, ids, columns)
+    problems = _Problems()
+    sales_df, ids = _sales(sales, columns, freq, fill_gaps, clip_negative, report, problems)
+    if sales_df is not None:
+        freq = sales_df.attrs["freq"]
+    elif freq is not None and not _supported(freq):
+        freq = None  # reported with the sales
+    static_df = None if static is None else _static(static, ids, columns, report, problems)
+    dynamic_df = None
+    if dynamic is not None:
+        dynamic_df = _dynamic(
+            dynamic,
+            ids,
+            freq,
+            columns,
+            static_df,
+            report,
+            problems,
+            static_usable=static is None or static_df is not None,
+        )
+    reviews_df = None if reviews is None else _reviews(reviews, ids, columns, problems)
+    problems.raise_any()
     return ShopData(
         sales=sales_df,
         freq=freq,
         static=static_df,
-        dynamic=None
-        if dynamic is None
-        else validate_dynamic(dynamic, ids, freq, columns, static=static_df, report=report),
-        reviews=None if reviews is None else validate_reviews(reviews, ids, columns),
+        dynamic=dynamic_df,
+        reviews=reviews_df,
         columns=columns,
         report=report,
     )
@@ -126,57 +160,25 @@ def validate_sales(
     report: list[str] | None = None,
 ) -> pd.DataFrame:
     """Validates the long sales frame; see `validate`. The frequency is stored in ``attrs['freq']``."""
+    problems = _Problems()
     report = [] if report is None else report
-    df = _as_frame(sales, "sales")
-    id_col, time_col, target_col = columns.id_col, columns.time_col, columns.target_col
-    _require_columns(
-        df, "sales", {"id_col": id_col, "time_col": time_col, "target_col": target_col}
-    )
-    if len(df) > MAX_ROWS:
-        raise DataValidationError(
-            f"{len(df):,} rows exceed the limit of {MAX_ROWS:,}.",
-            fix="aggregate to a coarser frequency, or run on a Dask cluster in partitions.",
-        )
-    df = df.copy(deep=False)  # columns are replaced, never written into, until _sorted_copy
-    _check_ids(df, id_col, "sales")
-    _convert(df, time_col, _parse_dates(df, time_col, "sales", columns))
-    _convert(df, target_col, _parse_target(df, columns))
-    df = _sorted_copy(df, columns)
-    _check_duplicates(df, columns, "sales")
-    if (df[target_col] < 0).any():
-        negative = df.loc[df[target_col] < 0, columns.key + [target_col]]
-        if not clip_negative:
-            raise DataValidationError(
-                f"{len(negative):,} rows have negative demand.",
-                column=target_col,
-                rows=negative,
-                fix="record returns apart from demand (trendcast.data.adapters.from_transactions "
-                "does this), or pass clip_negative=True (CLI: --clip-negative) to set them to 0.",
-            )
-        df.loc[df[target_col] < 0, target_col] = 0.0
-        report.append(f"clipped {len(negative):,} negative values of '{target_col}' to 0")
-    freq = _check_frequency(df, columns, freq, "sales")
-    df = _check_gaps(df, columns, freq, fill_gaps, report)
-    df.attrs["freq"] = freq
+    df, _ = _sales(sales, columns, freq, fill_gaps, clip_negative, report, problems)
+    problems.raise_any()
     return df
 
 
-def validate_static(static: Any, ids: pd.Index, columns: Columns = Columns()) -> pd.DataFrame:
-    """Validates the static frame: one row per known series id."""
-    df = _as_frame(static, "static")
-    _require_columns(df, "static", {"id_col": columns.id_col})
-    _check_ids(df, columns.id_col, "static")
-    duplicated = df[df[columns.id_col].duplicated(keep=False)]
-    if len(duplicated):
-        raise DataValidationError(
-            f"{duplicated[columns.id_col].nunique():,} ids appear on more than one row.",
-            frame="static",
-            column=columns.id_col,
-            rows=duplicated.sort_values(columns.id_col),
-            fix="keep one row of attributes per series (e.g. static.drop_duplicates(id_col)).",
-        )
-    _check_known_ids(df, ids, columns, "static")
-    return df.reset_index(drop=True)
+def validate_static(
+    static: Any, ids: pd.Index, columns: Columns = Columns(), *, report: list[str] | None = None
+) -> pd.DataFrame:
+    """Validates the static frame: one row per series id, a row for every id of ``ids``.
+
+    Rows of ids outside ``ids`` (catalogue products without sales) are kept; ``report`` counts
+    them.
+    """
+    problems = _Problems()
+    df = _static(static, pd.Index(ids), columns, [] if report is None else report, problems)
+    problems.raise_any()
+    return df
 
 
 def validate_dynamic(
@@ -196,40 +198,210 @@ def validate_dynamic(
     ``static`` on the columns they share with it, and all are merged on (id, date); what was
     joined how is added to ``report``.
     """
-    frames = list(dynamic) if isinstance(dynamic, (list, tuple)) else [dynamic]
-    if len(frames) > 1 or columns.id_col not in _as_frame(frames[0], "dynamic").columns:
-        df = _to_series_grain(frames, ids, static, columns, report)
-    else:
-        df = _as_frame(frames[0], "dynamic")
-    _require_columns(df, "dynamic", {"id_col": columns.id_col, "time_col": columns.time_col})
-    df = df.copy(deep=False)  # columns are replaced, never written into, until _sorted_copy
-    _check_ids(df, columns.id_col, "dynamic")
-    _convert(df, columns.time_col, _parse_dates(df, columns.time_col, "dynamic", columns))
-    _check_known_ids(df, ids, columns, "dynamic")
-    df = _sorted_copy(df, columns)
-    _check_duplicates(df, columns, "dynamic")
-    _check_frequency(df, columns, freq, "dynamic")
+    problems = _Problems()
+    df = _dynamic(dynamic, pd.Index(ids), freq, columns, static, report, problems)
+    problems.raise_any()
     return df
 
 
+def validate_reviews(reviews: Any, ids: pd.Index, columns: Columns = Columns()) -> pd.DataFrame:
+    """Validates reviews: known ids, parsable dates, numeric ``rating`` and string ``text``."""
+    problems = _Problems()
+    df = _reviews(reviews, pd.Index(ids), columns, problems)
+    problems.raise_any()
+    return df
+
+
+def _sales(
+    raw: Any,
+    columns: Columns,
+    freq: str | None,
+    fill_gaps: bool,
+    clip_negative: bool,
+    report: list[str],
+    problems: _Problems,
+) -> tuple[pd.DataFrame | None, pd.Index | None]:
+    """The validated sales (None on any problem) and their series ids (None when unknown)."""
+    found = len(problems)
+    df = _as_frame(raw, "sales", problems)
+    if df is None:
+        return None, None
+    id_col, time_col, target_col = columns.id_col, columns.time_col, columns.target_col
+    _require_columns(
+        df, "sales", {"id_col": id_col, "time_col": time_col, "target_col": target_col}, problems
+    )
+    if len(df) > MAX_ROWS:
+        problems.add(
+            f"{len(df):,} rows exceed the limit of {MAX_ROWS:,}.",
+            fix="aggregate to a coarser frequency, or run on a Dask cluster in partitions.",
+        )
+        return None, None
+    df = _numbered(df)  # columns are replaced, never written into, until _sorted_copy
+    ids_ok = id_col in df.columns and _check_ids(df, id_col, "sales", problems)
+    dates = _parse_dates(df, time_col, "sales", problems) if time_col in df.columns else None
+    target = None
+    if target_col in df.columns:
+        target = _parse_target(df, columns, problems)
+        if not clip_negative:
+            _check_negative(df, target, columns, problems)
+    freq_ok = freq is None or _check_supported(freq, "sales", problems)
+    if not ids_ok or dates is None:
+        known = pd.Index(df[id_col].dropna().unique()) if id_col in df.columns else None
+        return None, known
+    _convert(df, time_col, dates)
+    has_target = target is not None
+    if has_target:
+        _convert(df, target_col, target)
+    del dates, target  # the frame holds them now, perhaps as copies: not twice
+    # Checks on dates run on the distinct ones (each recurs in every series), in any row order.
+    distinct = pd.DatetimeIndex(df[time_col].unique())
+    on_grid = _check_time_of_day(df, columns, distinct, "sales", problems)
+    if on_grid and freq is not None and freq_ok:
+        on_grid = _check_grid(df, columns, freq, distinct, "sales", problems)
+    given, df = df, _sorted_copy(df, columns)
+    unique = _check_duplicates(df, given, columns, "sales", problems)
+    del given
+    if clip_negative and has_target:
+        negative = df[target_col] < 0
+        if negative.any():
+            df.loc[negative, target_col] = 0.0
+            report.append(f"clipped {int(negative.sum()):,} negative values of '{target_col}' to 0")
+    if on_grid and unique and freq_ok:
+        if freq is None:
+            freq = _infer_frequency(df, columns, distinct, problems)
+        if freq is not None:
+            # Filling waits for a clean frame: with a bad target there is nothing to fill into.
+            fill = fill_gaps and len(problems) == found
+            df = _check_gaps(df, columns, freq, fill, fill_gaps, report, problems)
+    ids = pd.Index(df[id_col].unique())
+    if len(problems) > found:
+        return None, ids
+    df.attrs["freq"] = freq
+    return df, ids
+
+
+def _static(
+    raw: Any,
+    ids: pd.Index | None,
+    columns: Columns,
+    report: list[str],
+    problems: _Problems,
+) -> pd.DataFrame | None:
+    found, id_col = len(problems), columns.id_col
+    df = _as_frame(raw, "static", problems)
+    if df is None or not _require_columns(df, "static", {"id_col": id_col}, problems):
+        return None
+    df = _numbered(df)
+    _check_ids(df, id_col, "static", problems)
+    given = df[id_col].notna()
+    duplicated = df[df[id_col].duplicated(keep=False) & given]
+    if len(duplicated):
+        problems.add(
+            f"{duplicated[id_col].nunique():,} ids appear on more than one row.",
+            frame="static",
+            column=id_col,
+            rows=duplicated.sort_values(id_col, kind="stable"),
+            fix=Fix.of(
+                "keep one row of attributes per series.",
+                example=f"static = static.drop_duplicates('{id_col}')",
+            ),
+        )
+    if ids is not None:
+        unlisted = ids[~ids.isin(df[id_col])]
+        if len(unlisted):
+            problems.add(
+                f"{len(unlisted):,} series of the sales have no row.",
+                frame="static",
+                column=id_col,
+                rows=pd.DataFrame({id_col: np.asarray(unlisted)}).rename_axis("series"),
+                fix="add a row for each of them (attributes may be left empty), or check how "
+                "the ids are spelt and typed (e.g. 1 vs '1') in both frames.",
+            )
+        # A catalogue lists products that have not sold yet: kept as given, but said so.
+        unsold = df.loc[given & ~df[id_col].isin(ids), id_col]
+        if len(unsold):
+            examples = ", ".join(repr(i) for i in unsold.iloc[:_SHOWN_IDS])
+            more = ", ..." if len(unsold) > _SHOWN_IDS else ""
+            report.append(
+                f"static: {len(unsold):,} series have no sales ({examples}{more}); their rows "
+                "are kept, and they are not forecast"
+            )
+    if len(problems) > found:
+        return None
+    return df.reset_index(drop=True)
+
+
+def _dynamic(
+    dynamic: Any,
+    ids: pd.Index | None,
+    freq: str | None,
+    columns: Columns,
+    static: pd.DataFrame | None,
+    report: list[str] | None,
+    problems: _Problems,
+    *,
+    static_usable: bool = True,
+) -> pd.DataFrame | None:
+    found, id_col, time_col = len(problems), columns.id_col, columns.time_col
+    given = list(dynamic) if isinstance(dynamic, (list, tuple)) else [dynamic]
+    names = ["dynamic"] if len(given) == 1 else [f"dynamic[{i}]" for i in range(len(given))]
+    frames = [_as_frame(raw, name, problems) for raw, name in zip(given, names, strict=True)]
+    if len(frames) == 1 and (frames[0] is None or id_col in frames[0].columns):
+        df = frames[0]
+    else:
+        df = _to_series_grain(frames, names, ids, static, columns, report, problems, static_usable)
+    if df is None or not _require_columns(
+        df, "dynamic", {"id_col": id_col, "time_col": time_col}, problems
+    ):
+        return None
+    df = _numbered(df)  # columns are replaced, never written into, until _sorted_copy
+    ids_ok = _check_ids(df, id_col, "dynamic", problems)
+    dates = _parse_dates(df, time_col, "dynamic", problems)
+    if ids_ok and ids is not None:
+        _check_known_ids(df, ids, columns, "dynamic", problems)
+    if not ids_ok or dates is None:
+        return None
+    _convert(df, time_col, dates)
+    del dates
+    distinct = pd.DatetimeIndex(df[time_col].unique())
+    if _check_time_of_day(df, columns, distinct, "dynamic", problems) and freq is not None:
+        if _check_supported(freq, "dynamic", problems):
+            _check_grid(df, columns, freq, distinct, "dynamic", problems)
+    given, df = df, _sorted_copy(df, columns)
+    _check_duplicates(df, given, columns, "dynamic", problems)
+    del given
+    return None if len(problems) > found else df
+
+
 def _to_series_grain(
-    frames: list[Any],
-    ids: pd.Index,
+    frames: list[pd.DataFrame | None],
+    names: list[str],
+    ids: pd.Index | None,
     static: pd.DataFrame | None,
     columns: Columns,
     report: list[str] | None,
-) -> pd.DataFrame:
+    problems: _Problems,
+    static_usable: bool,
+) -> pd.DataFrame | None:
     """One frame per (id, date) from dynamic frames at any grain, merged on (id, date)."""
-    id_col, time_col = columns.id_col, columns.time_col
+    found, id_col, time_col = len(problems), columns.id_col, columns.time_col
+    if static is not None and ids is not None:
+        # Catalogue rows without sales have no series to join covariates onto.
+        static = static[static[id_col].isin(ids)]
     merged, seen = None, {}
-    for number, raw in enumerate(frames, start=1):
-        name = "dynamic" if len(frames) == 1 else f"dynamic[{number - 1}]"
-        df = _as_frame(raw, name).copy(deep=False)
-        _require_columns(df, name, {"time_col": time_col})
-        _convert(df, time_col, _parse_dates(df, time_col, name, columns))
+    for name, df in zip(names, frames, strict=True):
+        if df is None or not _require_columns(df, name, {"time_col": time_col}, problems):
+            continue
+        df = _numbered(df)
+        dates = _parse_dates(df, time_col, name, problems)
+        if dates is None:
+            continue
+        _convert(df, time_col, dates)
         if id_col in df.columns:
-            grain, keys = "series", [id_col]
+            grain = "series"
         else:
+            if not static_usable:
+                continue  # its grain is read from static, which has problems of its own
             keys = [c for c in df.columns if static is not None and c in static.columns]
             grain = (
                 f"{', '.join(keys)} and date, joined onto each series through static"
@@ -238,12 +410,15 @@ def _to_series_grain(
             )
             repeated = df[df.duplicated([*keys, time_col], keep=False)]
             if len(repeated):
-                raise DataValidationError(
+                problems.add(
                     f"{len(repeated):,} rows share ({', '.join([*keys, time_col])}) with another.",
                     frame=name,
                     rows=repeated,
                     fix="give one row per key and date.",
                 )
+                continue
+            if ids is None:
+                continue  # the sales' ids are unknown: their problems are reported
             series = (
                 static[[id_col, *keys]].merge(df, on=keys, how="inner")
                 if keys
@@ -260,117 +435,156 @@ def _to_series_grain(
         values = [c for c in df.columns if c not in (id_col, time_col)]
         clash = [c for c in values if c in seen]
         if clash:
-            raise DataValidationError(
+            problems.add(
                 f"columns {clash} are also in {seen[clash[0]]}.",
                 frame=name,
                 column=clash[0],
                 fix="give each covariate in one frame only, or rename one of them.",
             )
+            continue
         seen.update(dict.fromkeys(values, name))
         if report is not None and grain != "series":
             report.append(f"{name}: {values} given per {grain}.")
         merged = df if merged is None else merged.merge(df, on=[id_col, time_col], how="outer")
-    return merged
+    return None if len(problems) > found else merged
 
 
-def validate_reviews(reviews: Any, ids: pd.Index, columns: Columns = Columns()) -> pd.DataFrame:
-    """Validates reviews: known ids, parsable dates, numeric ``rating`` and string ``text``."""
-    df = _as_frame(reviews, "reviews")
-    _require_columns(
-        df,
-        "reviews",
-        {
-            "id_col": columns.id_col,
-            "time_col": columns.time_col,
-            "rating": "rating",
-            "text": "text",
-        },
-    )
-    df = df.copy()
-    _check_ids(df, columns.id_col, "reviews")
-    df[columns.time_col] = _parse_dates(df, columns.time_col, "reviews", columns)
-    rating = pd.to_numeric(df["rating"], errors="coerce")
-    bad = df[rating.isna()]
-    if len(bad):
-        raise DataValidationError(
-            f"{len(bad):,} ratings are missing or not numbers.",
-            frame="reviews",
-            column="rating",
-            rows=bad,
-            fix="give every review a numeric rating (e.g. 1-5 stars), or drop unrated reviews.",
-        )
-    df["rating"] = rating.astype("float64")
-    # object first: a categorical column (as parquet often stores text) cannot take "" in.
-    df["text"] = df["text"].astype(object).fillna("").astype(str)
-    _check_known_ids(df, ids, columns, "reviews")
-    return df
+def _reviews(
+    raw: Any, ids: pd.Index | None, columns: Columns, problems: _Problems
+) -> pd.DataFrame | None:
+    found, id_col, time_col = len(problems), columns.id_col, columns.time_col
+    df = _as_frame(raw, "reviews", problems)
+    if df is None:
+        return None
+    needed = {"id_col": id_col, "time_col": time_col, "rating": "rating", "text": "text"}
+    _require_columns(df, "reviews", needed, problems)
+    df = _numbered(df.copy())
+    ids_ok = id_col in df.columns and _check_ids(df, id_col, "reviews", problems)
+    if time_col in df.columns:
+        dates = _parse_dates(df, time_col, "reviews", problems)
+        if dates is not None:
+            df[time_col] = dates
+    if "rating" in df.columns:
+        rating = pd.to_numeric(df["rating"], errors="coerce")
+        bad = df[rating.isna()]
+        if len(bad):
+            problems.add(
+                f"{len(bad):,} ratings are missing or not numbers.",
+                frame="reviews",
+                column="rating",
+                rows=bad,
+                fix="give every review a numeric rating (e.g. 1-5 stars), or drop unrated reviews.",
+            )
+        df["rating"] = rating.astype("float64")
+    if "text" in df.columns:
+        # object first: a categorical column (as parquet often stores text) cannot take "" in.
+        df["text"] = df["text"].astype(object).fillna("").astype(str)
+    if ids_ok and ids is not None:
+        _check_known_ids(df, ids, columns, "reviews", problems)
+    if len(problems) > found:
+        return None
+    return df.reset_index(drop=True)
 
 
-def _as_frame(df: Any, frame: str) -> pd.DataFrame:
+def _as_frame(df: Any, frame: str, problems: _Problems) -> pd.DataFrame | None:
     df = to_pandas(df, name=frame)
     if len(df) == 0:
-        raise DataValidationError(
+        problems.add(
             "the frame has no rows.",
             frame=frame,
             fix="check the file or query that produced it (wrong path, filter or date range?).",
         )
+        return None
     return df
 
 
-def _require_columns(df: pd.DataFrame, frame: str, needed: dict[str, str]) -> None:
+def _numbered(df: pd.DataFrame) -> pd.DataFrame:
+    """A shallow copy indexed by row number, the number problems show each row by."""
+    out = df.copy(deep=False)
+    out.index = pd.RangeIndex(len(out), name="row")
+    return out
+
+
+def _present(df: pd.DataFrame, names: list[str]) -> list[str]:
+    return [c for c in names if c in df.columns]
+
+
+def _require_columns(
+    df: pd.DataFrame, frame: str, needed: dict[str, str], problems: _Problems
+) -> bool:
+    """Whether every needed column is there; a problem for each that is not, with a guess."""
     aliases = {"id_col": _ID_ALIASES, "time_col": _TIME_ALIASES, "target_col": _TARGET_ALIASES}
+    present = [str(c) for c in df.columns]
+    # A column can be the guess for one missing name only, and never one that is already used.
+    taken = {str(name) for name in needed.values()}
+    complete = True
     for role, name in needed.items():
         if name in df.columns:
             continue
-        present = [str(c) for c in df.columns]
-        guess = difflib.get_close_matches(name, present, n=1, cutoff=0.6)
-        guess = guess or [c for c in present if c.lower() in aliases.get(role, ())][:1]
+        complete = False
+        free = [c for c in present if c not in taken]
+        guess = difflib.get_close_matches(str(name), free, n=1, cutoff=0.6)
+        guess = guess or [c for c in free if c.lower() in aliases.get(role, ())][:1]
         hint = f"did you mean '{guess[0]}'? " if guess else ""
-        how = (
-            f"pass {role}='{guess[0] if guess else '<your column>'}'"
-            if role in aliases
-            else (f"add a '{name}' column")
+        taken.update(guess)
+        if role in aliases:
+            fix = Fix.of(
+                hint,
+                "pass ",
+                Setting(role, guess[0] if guess else "<your column>"),
+                f", or rename the column to '{name}'.",
+            )
+        else:
+            fix = Fix.of(f"{hint}rename it to '{name}'." if guess else f"add a '{name}' column.")
+        problems.add(
+            f"missing. The frame has columns {present}.", frame=frame, column=name, fix=fix
         )
-        raise DataValidationError(
-            f"missing. The frame has columns {present}.",
-            frame=frame,
-            column=name,
-            fix=f"{hint}{how} (CLI: --{role.replace('_col', '-col').replace('_', '-')}), "
-            "or rename the column.",
-        )
+    return complete
 
 
-def _check_ids(df: pd.DataFrame, id_col: str, frame: str) -> None:
+def _check_ids(df: pd.DataFrame, id_col: str, frame: str, problems: _Problems) -> bool:
     missing = df[df[id_col].isna()]
     if len(missing):
-        raise DataValidationError(
+        problems.add(
             f"{len(missing):,} rows have no series id.",
             frame=frame,
             column=id_col,
             rows=missing,
             fix="give every row the id of its series (e.g. SKU or SKU_store), or drop those rows.",
         )
+    return not len(missing)
 
 
-def _parse_dates(df: pd.DataFrame, time_col: str, frame: str, columns: Columns) -> pd.Series:
+def _parse_dates(
+    df: pd.DataFrame, time_col: str, frame: str, problems: _Problems
+) -> pd.Series | None:
+    """The column as timestamps, or None where its problems leave none to check further."""
     values = df[time_col]
     if isinstance(values.dtype, pd.DatetimeTZDtype):
-        raise DataValidationError(
+        problems.add(
             f"has time-zone aware timestamps ({values.dtype.tz}).",
             frame=frame,
             column=time_col,
             rows=df.head(3),
-            fix=f"convert to local dates: df['{time_col}'] = df['{time_col}'].dt.tz_localize(None).",
+            fix=Fix.of(
+                "convert them to local dates, without a time zone.",
+                example=f"df['{time_col}'] = df['{time_col}'].dt.tz_localize(None)",
+            ),
         )
+        return None
     if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
-        raise DataValidationError(
+        problems.add(
             f"holds numbers ({values.dtype}), not dates.",
             frame=frame,
             column=time_col,
             rows=df.head(3),
-            fix=f"convert to dates first, e.g. pd.to_datetime(df['{time_col}'], unit='s') for "
-            "epoch seconds, or map period numbers (M5's d_1..d_N) to calendar dates.",
+            fix=Fix.of(
+                "convert them to calendar dates first: epoch seconds to their dates, or period "
+                "numbers (M5's d_1..d_N) to the dates they stand for.",
+                example=f"df['{time_col}'] = pd.to_datetime(df['{time_col}'], unit='s')",
+            ),
         )
+        return None
     if pd.api.types.is_datetime64_any_dtype(values):
         parsed = values.astype("datetime64[ns]")
     else:
@@ -383,61 +597,86 @@ def _parse_dates(df: pd.DataFrame, time_col: str, frame: str, columns: Columns) 
         parsed = values.map(lookup).astype("datetime64[ns]")
     bad = df[parsed.isna()]
     if len(bad):
-        raise DataValidationError(
+        problems.add(
             f"{len(bad):,} values are missing or not parsable as dates.",
             frame=frame,
             column=time_col,
             rows=bad,
-            fix="use ISO dates such as 2024-03-31, or parse them yourself with pd.to_datetime(..., "
-            "format=...) before passing the frame.",
+            fix=Fix.of(
+                "use ISO dates such as 2024-03-31, or parse them yourself with their format.",
+                example=f"df['{time_col}'] = pd.to_datetime(df['{time_col}'], format='%d/%m/%Y')",
+            ),
         )
     absurd = df[(parsed < "1900-01-01") | (parsed >= "2201-01-01")]
     if len(absurd):
-        raise DataValidationError(
+        problems.add(
             f"{len(absurd):,} dates fall outside 1900-2200.",
             frame=frame,
             column=time_col,
             rows=absurd,
             fix="check how the dates were produced (a unit mix-up such as days vs seconds?).",
         )
-    return parsed
+    return None if len(bad) or len(absurd) else parsed
 
 
-def _parse_target(df: pd.DataFrame, columns: Columns) -> pd.Series:
+def _parse_target(df: pd.DataFrame, columns: Columns, problems: _Problems) -> pd.Series:
+    """The target as floats, NaN where it is not a number; each kind of bad value a problem."""
     target_col = columns.target_col
     values = df[target_col]
     if pd.api.types.is_bool_dtype(values):
         numeric = values.astype("float64")
     else:
         numeric = pd.to_numeric(values, errors="coerce").astype("float64")
-    shown = columns.key + [target_col]
+    shown = _present(df, [*columns.key, target_col])
     not_numbers = df.loc[numeric.isna() & values.notna(), shown]
     if len(not_numbers):
-        raise DataValidationError(
+        problems.add(
             f"{len(not_numbers):,} values are not numbers.",
             column=target_col,
             rows=not_numbers,
             fix="remove units or thousands separators (e.g. '1,200' -> 1200) and keep one "
             "number per row.",
         )
-    missing = df.loc[numeric.isna(), shown]
+    missing = df.loc[values.isna(), shown]
     if len(missing):
-        raise DataValidationError(
+        problems.add(
             f"{len(missing):,} values are missing (NaN).",
             column=target_col,
             rows=missing,
-            fix="fill them with 0 where no sales happened, or drop the rows and pass fill_gaps=True "
-            "to fill those periods with 0.",
+            fix=Fix.of(
+                "fill them with 0 where no sales happened, or drop the rows and pass ",
+                Setting("fill_gaps"),
+                " to fill those periods with 0.",
+            ),
         )
     infinite = df.loc[np.isinf(numeric), shown]
     if len(infinite):
-        raise DataValidationError(
+        problems.add(
             f"{len(infinite):,} values are infinite.",
             column=target_col,
             rows=infinite,
             fix="replace them with the true quantities.",
         )
     return numeric
+
+
+def _check_negative(
+    df: pd.DataFrame, target: pd.Series, columns: Columns, problems: _Problems
+) -> None:
+    negative = (target < 0) & ~np.isinf(target)
+    if negative.any():
+        problems.add(
+            f"{int(negative.sum()):,} rows have negative demand.",
+            column=columns.target_col,
+            rows=df.loc[negative, _present(df, [*columns.key, columns.target_col])],
+            fix=Fix.of(
+                "record returns apart from demand (",
+                _FROM_TRANSACTIONS,
+                " does this), or pass ",
+                Setting("clip_negative"),
+                " to set them to 0.",
+            ),
+        )
 
 
 def _convert(df: pd.DataFrame, column: str, values: pd.Series) -> None:
@@ -467,78 +706,118 @@ def _in_key_order(df: pd.DataFrame, columns: Columns) -> bool:
     return bool(np.all((ds[1:] >= ds[:-1]) | series_starts(df[columns.id_col])[1:]))
 
 
-def _check_duplicates(df: pd.DataFrame, columns: Columns, frame: str) -> None:
+def _check_duplicates(
+    df: pd.DataFrame, given: pd.DataFrame, columns: Columns, frame: str, problems: _Problems
+) -> bool:
+    """Whether ``df``, sorted by (id, date), has one row per key; repeats are shown from
+    ``given``, the frame in its given order, by their row numbers there."""
     # Rows are sorted by (id, date), so repeats are neighbours: no hashing of every key.
     ds = df[columns.time_col].to_numpy()
     repeat = (ds[1:] == ds[:-1]) & ~series_starts(df[columns.id_col])[1:]
-    duplicated = df[np.r_[repeat, False] | np.r_[False, repeat]]
-    if len(duplicated):
-        raise DataValidationError(
+    if repeat.any():
+        # Hashing every key, but only to show the rows at fault.
+        duplicated = given[given.duplicated(columns.key, keep=False)]
+        duplicated = duplicated.sort_values(columns.key, kind="stable")
+        problems.add(
             f"{len(duplicated):,} rows share an (id, period) with another row.",
             frame=frame,
             column=columns.time_col,
             rows=duplicated,
-            fix="aggregate them, e.g. df.groupby(['"
-            + "', '".join(columns.key)
-            + "'], as_index=False).sum(), or remove the repeats.",
+            fix=Fix.of(
+                "aggregate them to one row per series and period, or remove the repeats.",
+                example=f"df = df.groupby({columns.key!r}, as_index=False).sum()",
+            ),
         )
+    return not repeat.any()
 
 
-def _check_frequency(df: pd.DataFrame, columns: Columns, freq: str | None, frame: str) -> str:
-    ds = df[columns.time_col]
-    # Checks run on the distinct dates (each recurs in every series), not on every row's.
-    dates = pd.DatetimeIndex(ds.unique())
-    off_midnight = df[ds.isin(dates[dates != dates.normalize()])]
+def _supported(freq: str) -> bool:
+    return freq in ("D", "MS") or (freq.startswith("W-") and freq[2:] in _WEEKDAYS)
+
+
+def _check_supported(freq: str, frame: str, problems: _Problems) -> bool:
+    if _supported(freq):
+        return True
+    problems.add(
+        f"frequency '{freq}' is not supported.",
+        frame=frame,
+        fix=Fix.of("use ", *_FREQ_CHOICE),
+    )
+    return False
+
+
+def _check_time_of_day(
+    df: pd.DataFrame, columns: Columns, dates: pd.DatetimeIndex, frame: str, problems: _Problems
+) -> bool:
+    off_midnight = df[df[columns.time_col].isin(dates[dates != dates.normalize()])]
     if len(off_midnight):
-        raise DataValidationError(
-            f"{len(off_midnight):,} timestamps have a time of day; trendcast works on days, weeks "
-            "or months.",
+        problems.add(
+            f"{len(off_midnight):,} timestamps have a time of day; trendcast works on days, "
+            "weeks or months.",
             frame=frame,
             column=columns.time_col,
             rows=off_midnight,
-            fix="aggregate to periods first (trendcast.data.adapters.from_transactions for order "
-            "lines), or floor the timestamps: df[time_col].dt.floor('D').",
+            fix=Fix.of(
+                "aggregate to periods first (",
+                _FROM_TRANSACTIONS,
+                " does this for order lines), or cut the timestamps to their dates.",
+                example=f"df['{columns.time_col}'] = df['{columns.time_col}'].dt.floor('D')",
+            ),
         )
-    if freq is None:
-        freq = _infer_frequency(df, columns, dates)
+    return not len(off_midnight)
+
+
+def _check_grid(
+    df: pd.DataFrame,
+    columns: Columns,
+    freq: str,
+    dates: pd.DatetimeIndex,
+    frame: str,
+    problems: _Problems,
+) -> bool:
+    """Whether every date is on the grid of ``freq`` (a supported one); ``dates`` are distinct."""
     if freq == "D":
-        return freq
+        return True
     if freq == "MS":
-        off_grid = df[ds.isin(dates[dates.day != 1])]
-    elif freq.startswith("W-") and freq[2:] in _WEEKDAYS:
-        off_grid = df[ds.isin(dates[dates.dayofweek != _WEEKDAYS.index(freq[2:])])]
+        off = dates[dates.day != 1]
     else:
-        raise DataValidationError(
-            f"frequency '{freq}' is not supported.",
-            frame=frame,
-            fix="use 'D' (daily), 'W-SUN' style weekly (any weekday) or 'MS' (month start).",
-        )
+        off = dates[dates.dayofweek != _WEEKDAYS.index(freq[2:])]
+    off_grid = df[df[columns.time_col].isin(off)]
     if len(off_grid):
-        raise DataValidationError(
+        time_col = columns.time_col
+        problems.add(
             f"{len(off_grid):,} dates are not on the '{freq}' grid (mixed frequencies or "
             "misaligned periods).",
             frame=frame,
-            column=columns.time_col,
+            column=time_col,
             rows=off_grid,
-            fix="label every period by the same anchor (e.g. weeks by their Sunday: "
-            "df[time_col].dt.to_period('W-SUN').dt.end_time.dt.normalize()).",
+            fix=Fix.of(
+                "label every period by the same anchor (e.g. weeks by their Sunday), or pass "
+                "the frequency the dates follow: ",
+                *_FREQ_CHOICE,
+                example=f"df['{time_col}'] = "
+                f"df['{time_col}'].dt.to_period('W-SUN').dt.end_time.dt.normalize()",
+            ),
         )
-    return freq
+    return not len(off_grid)
 
 
-def _infer_frequency(df: pd.DataFrame, columns: Columns, dates: pd.DatetimeIndex) -> str:
-    """The frequency of the rows' dates; ``dates`` are the distinct ones."""
+def _infer_frequency(
+    df: pd.DataFrame, columns: Columns, dates: pd.DatetimeIndex, problems: _Problems
+) -> str | None:
+    """The frequency of the rows' dates (None on a problem); ``dates`` are the distinct ones."""
     ds = df[columns.time_col]
     if (dates.day == 1).all() and dates.month.nunique() > 1:
         return "MS"
     same_series = ~series_starts(df[columns.id_col])[1:]
     steps = np.diff(ds.to_numpy("datetime64[D]").view(np.int64))[same_series]
     if len(steps) == 0:
-        raise DataValidationError(
+        problems.add(
             "every series has a single row, so the frequency cannot be inferred.",
             column=columns.time_col,
-            fix="pass freq='D', freq='W-SUN' (weekly by Sunday) or freq='MS'.",
+            fix=Fix.of("pass ", *_FREQ_CHOICE),
         )
+        return None
     if np.gcd.reduce(steps) % 7 == 0 and dates.dayofweek.nunique() == 1:
         return f"W-{_WEEKDAYS[int(dates.dayofweek[0])]}"
     if dates.dayofweek.nunique() > 1 and (steps % 7 == 0).any() and (steps == 1).any():
@@ -546,48 +825,61 @@ def _infer_frequency(df: pd.DataFrame, columns: Columns, dates: pd.DatetimeIndex
         first_step = first_step.groupby(level=0, observed=True).min()
         weekly = first_step[first_step % 7 == 0]
         if len(weekly) and len(weekly) < len(first_step) and (first_step == 1).any():
-            rows = pd.DataFrame({"weekly_series": weekly.index[:_SHOWN_ROWS]})
-            raise DataValidationError(
+            problems.add(
                 f"mixed frequencies: {len(weekly):,} series step by weeks while "
                 f"{int((first_step == 1).sum()):,} step by days.",
                 column=columns.time_col,
-                rows=rows,
-                fix="aggregate the daily series to weeks (or pass the two groups separately).",
+                rows=pd.DataFrame({"weekly_series": weekly.index}),
+                fix="aggregate the daily series to weeks, or validate the two groups apart.",
             )
+            return None
     return "D"
 
 
 def _check_gaps(
-    df: pd.DataFrame, columns: Columns, freq: str, fill_gaps: bool, report: list[str]
+    df: pd.DataFrame,
+    columns: Columns,
+    freq: str,
+    fill: bool,
+    fill_asked: bool,
+    report: list[str],
+    problems: _Problems,
 ) -> pd.DataFrame:
+    """``df`` with its gaps filled where ``fill``; a problem for them unless filling was asked."""
     # Rows are sorted by (id, date) without repeats: a series spans from its first row to its last.
     ids, ds = df[columns.id_col], df[columns.time_col]
     starts = np.flatnonzero(series_starts(ids))
     ends = np.append(starts[1:], len(df))
-    index = pd.Index(ids.iloc[starts].to_numpy(), name="id")
+    index = pd.Index(ids.iloc[starts].to_numpy(), name=columns.id_col)
     first, last = period_index(ds.iloc[starts], freq), period_index(ds.iloc[ends - 1], freq)
     span = pd.Series(last - first + 1, index=index)
     counts = pd.Series(ends - starts, index=index)
     if (span > MAX_PERIODS_PER_SERIES).any():
-        rows = span[span > MAX_PERIODS_PER_SERIES].rename("periods").to_frame()
-        raise DataValidationError(
+        problems.add(
             f"series span more than {MAX_PERIODS_PER_SERIES:,} periods of '{freq}'.",
             column=columns.time_col,
-            rows=rows,
+            rows=span[span > MAX_PERIODS_PER_SERIES].rename("periods").to_frame(),
             fix="check the dates (a wrong year or unit?) or aggregate to a coarser frequency.",
         )
+        return df
     missing = (span - counts)[span > counts]
     if missing.empty:
         return df
-    if not fill_gaps:
-        rows = missing.rename("missing_periods").rename_axis(columns.id_col).to_frame()
-        raise DataValidationError(
+    if not fill_asked:
+        problems.add(
             f"{int(missing.sum()):,} periods are missing inside {len(missing):,} series.",
             column=columns.time_col,
-            rows=rows,
-            fix="pass fill_gaps=True (CLI: --fill-gaps) to insert them with "
-            f"{columns.target_col}=0 if a missing row means no sales, or supply those rows.",
+            rows=missing.rename("missing_periods").to_frame(),
+            fix=Fix.of(
+                "pass ",
+                Setting("fill_gaps"),
+                f" to insert them with {columns.target_col}=0 if a missing row means no sales, "
+                "or supply those rows.",
+            ),
         )
+        return df
+    if not fill:
+        return df
     gapped = ids.isin(missing.index)
     part = df[gapped]
     first = part.groupby(columns.id_col, sort=False, observed=True)[columns.time_col].min()
@@ -610,14 +902,19 @@ def _check_gaps(
     return out.sort_values(columns.key, kind="stable", ignore_index=True)
 
 
-def _check_known_ids(df: pd.DataFrame, ids: pd.Index, columns: Columns, frame: str) -> None:
-    unknown = df[~df[columns.id_col].isin(ids)]
+def _check_known_ids(
+    df: pd.DataFrame, ids: pd.Index, columns: Columns, frame: str, problems: _Problems
+) -> None:
+    id_col = columns.id_col
+    unknown = df[~df[id_col].isin(ids)]
     if len(unknown):
-        raise DataValidationError(
-            f"{unknown[columns.id_col].nunique():,} ids do not occur in the sales.",
+        problems.add(
+            f"{unknown[id_col].nunique():,} ids do not occur in the sales.",
             frame=frame,
-            column=columns.id_col,
+            column=id_col,
             rows=unknown,
-            fix=f"keep only ids present in the sales, e.g. {frame}[{frame}['{columns.id_col}']"
-            f".isin(sales['{columns.id_col}'])], or check the id spelling.",
+            fix=Fix.of(
+                "keep only ids present in the sales, or check how the ids are spelt.",
+                example=f"{frame} = {frame}[{frame}['{id_col}'].isin(sales['{id_col}'])]",
+            ),
         )
