@@ -134,3 +134,24 @@ def test_cli_message_of_other_errors():
     assert cli_message(KeyError("no model 'shop'")) == "no model 'shop'"
     assert cli_message(ValueError("bad --quantiles")) == "bad --quantiles"
     assert cli_message("plain words") == "plain words"
+
+
+def test_an_order_log_given_as_sales_is_sent_to_the_import():
+    lines = pd.DataFrame(
+        {
+            "InvoiceNo": ["536365", "C536366"],
+            "StockCode": ["85123A", "85123A"],
+            "Quantity": [6, -6],
+            "InvoiceDate": ["12/1/10 8:26", "12/1/10 8:28"],
+        }
+    )
+    with pytest.raises(DataValidationError) as caught:
+        validate(lines)
+    first = caught.value.problems[0]
+    assert "order-line log" in first.message and "StockCode" in first.message
+    assert "trendcast import" in cli_message(caught.value).split("\n2.")[0]
+    # Demand per period with a stray invoice column is not an order log.
+    demand = pd.DataFrame(
+        {"unique_id": "a", "ds": ["2024-01-01", "2024-01-02"], "y": 1.0, "InvoiceNo": "1"}
+    )
+    assert len(validate(demand).sales) == 2

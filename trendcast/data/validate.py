@@ -41,6 +41,9 @@ _SHOWN_IDS = 3
 _TARGET_ALIASES = ("sales", "quantity", "qty", "units", "demand", "value", "y")
 _TIME_ALIASES = ("date", "ds", "day", "week", "timestamp", "time", "period")
 _ID_ALIASES = ("unique_id", "id", "sku", "item_id", "product_id", "series_id")
+# Column names of order-line exports (one row per invoice line), lower case.
+_ORDER_LOG_NAMES = {"invoiceno", "invoice", "invoicedate", "stockcode", "unitprice", "order_id",
+                    "orderid", "order_date", "customerid", "customer_id", "line_id"}  # fmt: skip
 _WEEKDAYS = ("MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN")
 _FREQ_CHOICE = (
     Setting("freq", "D"),
@@ -227,6 +230,17 @@ def _sales(
     if df is None:
         return None, None
     id_col, time_col, target_col = columns.id_col, columns.time_col, columns.target_col
+    order_log = sorted(c for c in map(str, df.columns) if c.lower() in _ORDER_LOG_NAMES)
+    if len(order_log) >= 2 and not {id_col, time_col, target_col} <= set(df.columns):
+        # Renaming columns would make per-minute series with returns as demand: say so first.
+        problems.add(
+            f"this looks like an order-line log (columns {order_log}), not demand per period.",
+            fix=Fix.of(
+                "turn it into demand per product and period with ",
+                _FROM_TRANSACTIONS,
+                " (cancellations netted, postage and fees kept out).",
+            ),
+        )
     _require_columns(
         df, "sales", {"id_col": id_col, "time_col": time_col, "target_col": target_col}, problems
     )
