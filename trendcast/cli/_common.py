@@ -27,8 +27,10 @@ def text_encoder(args: argparse.Namespace, workspace=None):
     if args.text_model == "hashing":
         return HashingTfidf()
     if args.text_model:
-        return TextEncoder(model=args.text_model, workspace=workspace, prefix=args.text_prefix)
-    return default_encoder(workspace)
+        return TextEncoder(
+            model=args.text_model, workspace=workspace, prefix=args.text_prefix, progress=True
+        )
+    return default_encoder(workspace, progress=True)
 
 
 def add_data_arguments(parser: argparse.ArgumentParser, *, sales_optional: bool = False) -> None:

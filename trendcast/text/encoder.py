@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from trendcast._progress import progress_bar
 from trendcast.errors import NotFittedError
 
 __all__ = [
@@ -45,6 +46,7 @@ _INSTALL_HINT = 'install the text extra: pip install "trendcast[text]"'
 # Characters kept per text before tokenising: a word piece covers 2 to 6 characters, so 8
 # characters per token keeps everything the model can read and spares the tokeniser megabytes.
 _CHARS_PER_TOKEN = 8
+_PROGRESS_CHUNK = 1024  # texts per step of the progress bar
 # Scripts written without spaces between words (Thai, Japanese kana, CJK ideographs): each
 # character is a token (a Thai letter with its vowel and tone marks), so that uni- and bigrams
 # become character uni- and bigrams.
@@ -122,6 +124,7 @@ class TextEncoder:
         max_tokens: lower the model's ``max_seq_length`` to this many word pieces.
         prefix: text put before every input (e.g. ``"passage: "`` for E5 models).
         device: torch device, ``"cpu"`` by default so results are the same on every machine.
+        progress: show a progress bar while texts not in the cache are encoded.
 
     Example:
         >>> enc = TextEncoder()  # doctest: +SKIP
@@ -139,6 +142,7 @@ class TextEncoder:
         max_tokens: int | None = None,
         prefix: str = "",
         device: str = "cpu",
+        progress: bool = False,
     ):
         self.model = model
         self.workspace = workspace
@@ -147,6 +151,7 @@ class TextEncoder:
         self.max_tokens = max_tokens
         self.prefix = prefix
         self.device = device
+        self.progress = progress
 
     def fit(self, texts: Any = None) -> TextEncoder:
         """Loads the pretrained model (``texts`` is ignored: nothing is learned from them)."""
@@ -194,13 +199,22 @@ class TextEncoder:
         missing = list(dict.fromkeys(k for k in keys if k not in found))
         if missing:
             by_key = dict(zip(keys, prepared, strict=True))
-            fresh = self.model_.encode(
-                [by_key[k] for k in missing],
-                batch_size=self.batch_size,
-                normalize_embeddings=True,
-                convert_to_numpy=True,
-                show_progress_bar=False,
-            ).astype(np.float32)
+            pending = [by_key[k] for k in missing]
+            chunks = range(0, len(pending), _PROGRESS_CHUNK)
+            parts = []
+            with progress_bar(len(chunks), "text", enabled=self.progress) as advance:
+                for start in chunks:
+                    parts.append(
+                        self.model_.encode(
+                            pending[start : start + _PROGRESS_CHUNK],
+                            batch_size=self.batch_size,
+                            normalize_embeddings=True,
+                            convert_to_numpy=True,
+                            show_progress_bar=False,
+                        )
+                    )
+                    advance(f"{min(start + _PROGRESS_CHUNK, len(pending)):,} texts")
+            fresh = np.concatenate(parts).astype(np.float32)
             self.n_encoded_ += len(missing)
             new = dict(zip(missing, fresh, strict=True))
             self._write_cache(new)
@@ -349,14 +363,15 @@ class HashingTfidf:
         return matrix
 
 
-def default_encoder(workspace: Any = None) -> TextEncoder | HashingTfidf:
+def default_encoder(workspace: Any = None, *, progress: bool = False) -> TextEncoder | HashingTfidf:
     """`TextEncoder` (all-MiniLM-L6-v2) with the ``text`` extra installed, else `HashingTfidf`.
 
     Args:
         workspace: where the `TextEncoder` caches its vectors (see there).
+        progress: the `TextEncoder`'s progress bar.
     """
     if text_extra_installed() and _bundled_path() is not None:
-        return TextEncoder(workspace=workspace)
+        return TextEncoder(workspace=workspace, progress=progress)
     return HashingTfidf()
 
 
