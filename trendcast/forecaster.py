@@ -356,6 +356,11 @@ class Forecaster(Estimator):
     def _templates(self, freq: str) -> list[Model]:
         models = default_models(freq) if self.models is None else list(self.models)
         _check_models(models)
+        if self.progress:  # the models' own bars (epochs, steps) inside the forecaster's
+            models = [
+                m.clone().set_params(progress=True) if "progress" in m.get_params() else m
+                for m in models
+            ]
         return models
 
     def _plan(self, dynamic: Any) -> pd.DataFrame | None:
