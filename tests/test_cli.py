@@ -310,6 +310,10 @@ def test_reviews_scores_text_and_writes_the_covariate_for_forecast(shop_dir, tmp
     assert main(forecast) == 0
     assert main(["reviews", sales, f"--out={out}"]) == 2
     assert "--reviews" in capsys.readouterr().err
+    # The window as a span: 3 months are 92 days, a wider average than 90 (more rows scored).
+    assert main(["reviews", sales, *side, f"--out={out}", "--window", "3m"]) == 0
+    assert "in the last 92 days" in capsys.readouterr().out
+    assert pd.read_parquet(out)["review_score"].notna().sum() >= len(scores)
 
 
 def test_finetune_saves_chronos_by_name_and_forecast_uses_it(shop_dir, tmp_path, capsys):

@@ -53,7 +53,10 @@ def register(commands) -> None:
     )
     add_data_arguments(reviews)
     reviews.add_argument(
-        "--window", type=int, default=90, help="days of reviews averaged (default: 90)"
+        "--window",
+        default="90d",
+        help="reviews averaged over this span: days, or a span such as 90d, 12w, 3m "
+        "(default: 90d)",
     )
     add_text_model_argument(reviews)
     reviews.add_argument(
@@ -82,18 +85,20 @@ def _text_search(args: argparse.Namespace) -> int:
 
 
 def _reviews(args: argparse.Namespace) -> int:
+    from trendcast.app.shop import to_periods
     from trendcast.app.text import review_covariates
     from trendcast.data.io import write_frame
 
+    days = to_periods(args.window, "D", name="--window")
     scored = review_covariates(
-        load_shop(args), encoder=text_encoder(args, args.workspace), window=args.window
+        load_shop(args), encoder=text_encoder(args, args.workspace), window=days
     )
     out = scored.frame
     console().print(
         f"Scored {scored.n_reviews:,} reviews from their text: held-out error "
         f"{scored.held_out_error:.2f} stars (the mean rating alone: {scored.mean_rating_error:.2f}"
         f"); {int(out['review_score'].notna().sum()):,} of {len(out):,} rows have reviews in "
-        f"the last {args.window} days."
+        f"the last {days} days."
     )
     console().print(f"covariates: {write_frame(out, args.out)}")
     return 0
