@@ -12,7 +12,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from trendcast.cli import data, decisions, forecasting, models, text, workspace
+from trendcast.cli import data, decisions, forecasting, models, serve, text, workspace
 
 EXIT_BAD_INPUT = 2
 EXIT_BUSY = 3  # another process writes to the workspace: try again later
@@ -50,6 +50,8 @@ examples:
   trendcast export forecasts --workspace ws.duckdb --out forecasts.xlsx
   trendcast runs --workspace ws.duckdb --keep 5   # keep 5 runs' versions of each table
   trendcast report --workspace ws.duckdb --out report.html
+  trendcast keys create erp --workspace ws.duckdb  # an API key for writes, shown once
+  trendcast serve --workspace ws.duckdb --port 8000   # the API (/v1, /docs) and the dashboard
 
 Sales files are long: one row per series and period, with an id, a date and a target column
 (default names unique_id, ds, y). Daily, weekly (e.g. W-SUN) and month-start data are supported.
@@ -105,6 +107,7 @@ def _parser() -> argparse.ArgumentParser:
     decisions.register(commands)
     text.register(commands)
     workspace.register(commands)
+    serve.register(commands)
     _debug_anywhere(parser)
     return parser
 

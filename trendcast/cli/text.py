@@ -55,8 +55,7 @@ def register(commands) -> None:
     reviews.add_argument(
         "--window",
         default="90d",
-        help="reviews averaged over this span: days, or a span such as 90d, 12w, 3m "
-        "(default: 90d)",
+        help="reviews averaged over this span: days, or a span such as 90d, 12w, 3m (default: 90d)",
     )
     add_text_model_argument(reviews)
     reviews.add_argument(

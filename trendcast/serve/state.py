@@ -1,0 +1,202 @@
+"""What a server process holds beside the workspace: the loaded forecasters and their latest
+forecasts (reloaded when a new version or run lands), the API keys, the background jobs (one
+writer at a time) and the request metrics."""
+
+from __future__ import annotations
+
+import threading
+import time
+import traceback
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from trendcast.app.decisions import coming_plan
+from trendcast.app.forecasting import forecast_saved, load_saved
+from trendcast.app.keys import key_scope, list_keys
+from trendcast.data.registry import ModelVersion
+from trendcast.data.store import Workspace, as_workspace
+from trendcast.forecaster import Forecaster
+
+_KEYS_TTL = 5.0  # seconds a read of the keys table is trusted: a new key works within it
+
+
+@dataclass
+class Served:
+    """A promoted model as the server serves it: the forecaster, its version and its latest
+    forecasts (one frame, indexed by series) with the run that stored them."""
+
+    forecaster: Forecaster
+    version: ModelVersion
+    forecasts: pd.DataFrame
+    run_id: str | None
+    written: pd.Timestamp
+
+    @property
+    def data_hash(self) -> str:
+        return str(self.version.meta.get("data_hash", ""))
+
+
+@dataclass
+class Job:
+    """A background job: what it does, where it stands, and what came of it."""
+
+    id: str
+    kind: str
+    status: str = "queued"  # queued, running, done, failed
+    progress: str = ""
+    result: Any = None
+    error: str | None = None
+    submitted: float = field(default_factory=time.time)
+    started: float | None = None
+    finished: float | None = None
+
+    def public(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "kind": self.kind,
+            "status": self.status,
+            "progress": self.progress,
+            "result": self.result,
+            "error": self.error,
+            "seconds": None
+            if self.started is None
+            else (self.finished or time.time()) - self.started,
+        }
+
+
+class ServerState:
+    """The server's view of one workspace; every write to it goes through `write_lock`."""
+
+    def __init__(self, workspace: Workspace | str, *, model: str | None = None, metrics=None):
+        self.workspace = as_workspace(workspace)
+        self.default_model = model
+        self.write_lock = threading.RLock()  # a job holding it may make forecasts too
+        self.metrics = metrics
+        self.jobs: dict[str, Job] = {}
+        self._served: dict[str, Served] = {}
+        self._stamps: dict[str, tuple] = {}
+        self._keys: tuple[float, pd.DataFrame] | None = None
+        self._worker = threading.Thread(target=self._run_jobs, daemon=True)
+        self._queue: list[tuple[Job, Callable[[Job], Any]]] = []
+        self._wake = threading.Condition()
+        self._worker.start()
+
+    # -- models and forecasts -------------------------------------------------------------
+    def model_name(self, name: str | None = None) -> str:
+        """``name``, else the server's model, else the only forecaster saved."""
+        name = name or self.default_model
+        if name:
+            return name
+        models = self.workspace.models.list()
+        names = sorted(models.loc[models["kind"] == "forecaster", "name"].unique())
+        if len(names) != 1:
+            raise LookupError(
+                "the workspace has "
+                + (f"the forecasters {names}: pass ?model=NAME" if names else "no saved model: "
+                   "train one (trendcast train ... --workspace WS --name NAME)")
+            )  # fmt: skip
+        return names[0]
+
+    def served(self, name: str | None = None) -> Served:
+        """The promoted version of the model with its latest forecasts, loaded once per
+        version; forecasts made when none of that version are stored. While the workspace
+        file is unchanged, what is held is served without a query."""
+        stamp = self._stamp()
+        key = name or self.default_model or ""
+        held = self._served.get(key)
+        if held is not None and self._stamps.get(key) == stamp:
+            return held
+        name = self.model_name(name)
+        version = self.workspace.models.get(name)
+        table = f"{name}_forecasts"
+        if held is not None and held.version.ref == version.ref:
+            meta = self._meta(table)
+            if meta.get("run_id") == held.run_id:
+                self._stamps[key] = stamp
+                return held
+        forecaster, version = load_saved(self.workspace, version.ref)
+        meta = self._meta(table)
+        if meta.get("model") != version.ref:
+            # Where the shop's plan stops short of the horizon, today's prices carry on.
+            horizon = int(version.meta.get("horizon") or 28)
+            plan, _ = coming_plan(forecaster, horizon, None)
+            with self.write_lock:
+                forecast_saved(self.workspace, version.ref, dynamic=plan)
+            meta = self._meta(table)
+        frame = self.workspace.read(table)
+        id_col = forecaster.data_.columns.id_col
+        frame[id_col] = frame[id_col].astype(str)
+        written = pd.Timestamp(self.workspace.catalog().set_index("name").loc[table, "written"])
+        held = Served(forecaster, version, frame.set_index(id_col, drop=False), meta.get("run_id"),
+                      written)  # fmt: skip
+        self._served[key] = held
+        self._stamps[key] = self._stamp()
+        return held
+
+    def _stamp(self) -> tuple:
+        """When the workspace file (and its write-ahead log) last changed."""
+        path = self.workspace.path
+        return tuple(
+            (p.stat().st_mtime_ns, p.stat().st_size) if p.exists() else None
+            for p in (path, path.with_name(path.name + ".wal"))
+        )
+
+    def warm(self) -> None:
+        """Loads every saved forecaster's promoted version (the server's model first)."""
+        models = self.workspace.models.list()
+        names = sorted(models.loc[models["kind"] == "forecaster", "name"].unique())
+        for name in [self.default_model] if self.default_model else names:
+            self.served(name)
+
+    def all_served(self) -> list[Served]:
+        return list(self._served.values())
+
+    def _meta(self, table: str) -> dict:
+        try:
+            return self.workspace.meta(table)
+        except KeyError:
+            return {}
+
+    # -- keys --------------------------------------------------------------------------------
+    def scope_of(self, token: str | None) -> str | None:
+        now = time.monotonic()
+        if self._keys is None or now - self._keys[0] > _KEYS_TTL:
+            self._keys = (now, list_keys(self.workspace, hashes=True))
+        return key_scope(self._keys[1], token)
+
+    def has_keys(self) -> bool:
+        self.scope_of(None)
+        return len(self._keys[1]) > 0
+
+    # -- jobs --------------------------------------------------------------------------------
+    def submit(self, kind: str, work: Callable[[Job], Any]) -> Job:
+        """Queues ``work(job)``; jobs run one at a time, each holding the write lock."""
+        job = Job(id=uuid.uuid4().hex[:12], kind=kind)
+        self.jobs[job.id] = job
+        with self._wake:
+            self._queue.append((job, work))
+            self._wake.notify()
+        return job
+
+    def _run_jobs(self) -> None:
+        while True:
+            with self._wake:
+                while not self._queue:
+                    self._wake.wait()
+                job, work = self._queue.pop(0)
+            job.status, job.started = "running", time.time()
+            try:
+                with self.write_lock:
+                    job.result = work(job)
+                job.status = "done"
+            except Exception as error:  # the job's client reads what went wrong, not a trace
+                job.status, job.error = "failed", f"{type(error).__name__}: {error}"
+                traceback.print_exc()
+            finally:
+                job.finished = time.time()
+                if self.metrics is not None:
+                    self.metrics.job(job.kind, job.status, job.finished - job.started)
