@@ -9,21 +9,23 @@ never sees a stack trace: bad input is a 400 or 422 with what to fix, a missing 
 from __future__ import annotations
 
 import io
+import json
 import time
 import traceback
 import uuid
 from contextlib import asynccontextmanager
 from typing import Any
 
-import numpy as np
 import pandas as pd
 from fastapi import APIRouter, Depends, FastAPI, Request
-from fastapi.responses import JSONResponse, PlainTextResponse
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 from trendcast import __version__
 from trendcast.errors import DataValidationError, WorkspaceBusyError
-from trendcast.serve.state import ServerState
+from trendcast.serve.dashboard import dashboard_router
+from trendcast.serve.state import ServerState, records
 
 UPLOAD_FRAMES = ("sales", "static", "dynamic", "stock", "reviews")
 DECISIONS = ("orders", "prices", "promotions", "trends", "elasticities")
@@ -97,16 +99,7 @@ def create_app(
             allow_headers=["*"],
         )  # fmt: skip
 
-    @app.middleware("http")
-    async def measure(request: Request, call_next):
-        started = time.perf_counter()
-        response = await call_next(request)
-        route = request.scope.get("route")
-        path = getattr(route, "path", "unmatched")
-        metrics.requests.labels(request.method, path, str(response.status_code)).inc()
-        metrics.latency.labels(path).observe(time.perf_counter() - started)
-        return response
-
+    app.add_middleware(_Measured, metrics=metrics)
     _error_handlers(app)
     reader = _auth(state, "read", needed=keys_for_reads)
     writer = _auth(state, "write", needed=True)
@@ -135,12 +128,39 @@ def create_app(
     _decision_routes(v1, state, reader)
     _data_routes(v1, state, writer, max_bytes=int(max_upload_mb * 2**20))
     app.include_router(v1)
+    app.include_router(dashboard_router(state, keys_for_reads=keys_for_reads))
     return app
+
+
+class _Measured:
+    """Counts and times every request by its route (an ASGI middleware: no body copies)."""
+
+    def __init__(self, app, metrics: Metrics):
+        self.app, self.metrics = app, metrics
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        started, status = time.perf_counter(), [500]
+
+        async def sending(message):
+            if message["type"] == "http.response.start":
+                status[0] = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, sending)
+        finally:
+            path = getattr(scope.get("route"), "path", "unmatched")
+            self.metrics.requests.labels(scope["method"], path, str(status[0])).inc()
+            self.metrics.latency.labels(path).observe(time.perf_counter() - started)
 
 
 # -- auth and errors ------------------------------------------------------------------------
 def _auth(state: ServerState, scope: str, *, needed: bool):
-    def check(request: Request) -> str | None:
+    # Async, so a request does not hop to a thread for it; the keys are re-read every few
+    # seconds at most.
+    async def check(request: Request) -> str | None:
         token = request.headers.get("x-api-key")
         bearer = request.headers.get("authorization", "")
         if not token and bearer.lower().startswith("bearer "):
@@ -180,7 +200,7 @@ def _error_handlers(app: FastAPI) -> None:
                 "column": p.column,
                 "message": p.message,
                 "fix": p.fix.render("python"),
-                "rows": _records(p.rows.head(5)) if p.rows is not None else [],
+                "rows": records(p.rows.head(5)) if p.rows is not None else [],
                 "n_rows": 0 if p.rows is None else len(p.rows),
             }
             for p in error.problems
@@ -207,19 +227,6 @@ def _error_handlers(app: FastAPI) -> None:
         return reply(500, {"error": "internal error", "incident": incident})
 
 
-def _records(frame: pd.DataFrame) -> list[dict]:
-    """JSON-safe rows: dates as ISO text, NaN as null."""
-    out = frame.copy()
-    for column in out.columns:
-        if pd.api.types.is_datetime64_any_dtype(out[column]):
-            out[column] = out[column].dt.strftime("%Y-%m-%d")
-    out = out.astype(object).where(out.notna(), None)
-    return [
-        {k: (v.item() if isinstance(v, np.generic) else v) for k, v in row.items()}
-        for row in out.to_dict("records")
-    ]
-
-
 # -- models -----------------------------------------------------------------------------------
 def _model_routes(v1: APIRouter, state: ServerState, reader, writer) -> None:
     from trendcast.app import list_models, promote, rollback
@@ -228,7 +235,7 @@ def _model_routes(v1: APIRouter, state: ServerState, reader, writer) -> None:
     def models() -> dict:
         """Every saved version: name, version, in production, training span, data hash, WAPE."""
         frame = list_models(state.workspace).drop(columns=["meta", "path"], errors="ignore")
-        return {"models": _records(frame)}
+        return {"models": records(frame)}
 
     @v1.post("/models/{name}/promote", tags=["models"], dependencies=[writer])
     def promote_version(name: str, version: int | None = None) -> dict:
@@ -284,32 +291,36 @@ def _model_routes(v1: APIRouter, state: ServerState, reader, writer) -> None:
 
 # -- forecasts --------------------------------------------------------------------------------
 def _forecast_routes(v1: APIRouter, state: ServerState, reader) -> None:
-    def envelope(held, rows: pd.DataFrame) -> dict:
-        return {
-            "model": held.version.ref,
-            "data_hash": held.data_hash,
-            "run_id": held.run_id,
-            "forecasts": _records(rows.reset_index(drop=True)),
-        }
+    def envelope(held, ids: list[str]) -> Response:
+        # Each series' rows are turned into JSON once per served version, then only joined.
+        head = json.dumps(
+            {"model": held.version.ref, "data_hash": held.data_hash, "run_id": held.run_id}
+        )
+        body = (
+            head[:-1]
+            + ', "forecasts": ['
+            + ",".join(filter(None, (held.rows_json(i) for i in ids)))
+            + "]}"
+        )
+        return Response(content=body, media_type="application/json")
 
     @v1.get("/forecasts/{series_id}", tags=["forecasts"], dependencies=[reader])
-    def one(series_id: str, model: str | None = None) -> dict:
+    async def one(series_id: str, model: str | None = None) -> Response:
         """The stored forecast of one series, with quantiles, from the model in production."""
-        held = state.served(model)
+        held = await _served(state, model)
         if series_id not in held.forecasts.index:
             raise LookupError(f"no series {series_id!r} in the forecasts of {held.version.ref}")
-        return envelope(held, held.forecasts.loc[[series_id]])
+        return envelope(held, [series_id])
 
     @v1.get("/forecasts", tags=["forecasts"], dependencies=[reader])
-    def many(
+    async def many(
         series: str | None = None, group: str | None = None, model: str | None = None,
         limit: int = 100,
-    ) -> dict:  # fmt: skip
+    ) -> Response:  # fmt: skip
         """Forecasts of several series: ``series=a,b``, or a group ``group=dept_id:FOODS_1``
         (a static column and its value); at most ``limit`` series."""
-        held = state.served(model)
-        ids = _series_of(held, series, group)[: max(limit, 0)]
-        return envelope(held, held.forecasts.loc[held.forecasts.index.isin(ids)])
+        held = await _served(state, model)
+        return envelope(held, _series_of(held, series, group)[: max(limit, 0)])
 
     @v1.post("/whatif", tags=["forecasts"], dependencies=[reader])
     def what_if(body: dict, model: str | None = None) -> dict:
@@ -343,17 +354,26 @@ def _forecast_routes(v1: APIRouter, state: ServerState, reader) -> None:
             merged = base.set_index(key)
             merged.update(plan.set_index(key))
             plan = merged.reset_index()
-        frame = held.forecaster.predict(steps, dynamic=plan)
+        # The recommended model alone reads the plan fast enough to answer while one waits.
+        frame = held.forecaster.predict(
+            steps, dynamic=plan, models=[held.forecaster.default_alias_]
+        )
         frame = frame[frame[cols.id_col].astype(str).isin(plan[cols.id_col])]
         return {"model": held.version.ref, "data_hash": held.data_hash, "plan_rows": len(plan),
-                "forecasts": _records(frame)}  # fmt: skip
+                "forecasts": records(frame)}  # fmt: skip
+
+
+async def _served(state: ServerState, model: str | None):
+    """What is held for ``model``; a reload (a new version or run) runs off the event loop."""
+    return state.held(model) or await run_in_threadpool(state.served, model)
 
 
 def _series_of(held, series: str | None, group: str | None) -> list[str]:
-    ids = list(dict.fromkeys(held.forecasts.index))
+    ids = held.ids
     if series:
         wanted = [s.strip() for s in series.split(",") if s.strip()]
-        unknown = [s for s in wanted if s not in set(ids)]
+        known = set(ids)
+        unknown = [s for s in wanted if s not in known]
         if unknown:
             raise LookupError(f"no series {unknown[:5]} in the forecasts of {held.version.ref}")
         return wanted
@@ -369,7 +389,8 @@ def _series_of(held, series: str | None, group: str | None) -> list[str]:
         members = static.loc[static[column].astype(str) == value, id_col].astype(str)
         if members.empty:
             raise LookupError(f"no series has {column} = {value!r}")
-        return [i for i in ids if i in set(members)]
+        members = set(members)
+        return [i for i in ids if i in members]
     return ids
 
 
@@ -387,7 +408,7 @@ def _decision_routes(v1: APIRouter, state: ServerState, reader) -> None:
             "kind": kind,
             "run_id": state.workspace.meta(kind).get("run_id"),
             "rows": len(frame),
-            "items": _records(frame.iloc[offset : offset + limit]),
+            "items": records(frame.iloc[offset : offset + limit]),
         }
 
     @v1.get("/trending", tags=["decisions"], dependencies=[reader])
@@ -407,7 +428,7 @@ def _decision_routes(v1: APIRouter, state: ServerState, reader) -> None:
         else:
             names = ", ".join(str(v) for v in ranked.iloc[:, 1].head(3))
             answer = f"{len(ranked)} {direction} in {scope}, most clearly {names}."
-        return {"answer": answer, "items": _records(ranked[["rank", ranked.columns[1], "reason"]])}
+        return {"answer": answer, "items": records(ranked[["rank", ranked.columns[1], "reason"]])}
 
 
 def _stored(state: ServerState, name: str) -> pd.DataFrame:

@@ -4,6 +4,7 @@ writer at a time) and the request metrics."""
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 import traceback
@@ -12,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from trendcast.app.decisions import coming_plan
@@ -22,6 +24,19 @@ from trendcast.data.store import Workspace, as_workspace
 from trendcast.forecaster import Forecaster
 
 _KEYS_TTL = 5.0  # seconds a read of the keys table is trusted: a new key works within it
+
+
+def records(frame: pd.DataFrame) -> list[dict]:
+    """JSON-safe rows: dates as ISO text, NaN as null."""
+    out = frame.copy()
+    for column in out.columns:
+        if pd.api.types.is_datetime64_any_dtype(out[column]):
+            out[column] = out[column].dt.strftime("%Y-%m-%d")
+    out = out.astype(object).where(out.notna(), None)
+    return [
+        {k: (v.item() if isinstance(v, np.generic) else v) for k, v in row.items()}
+        for row in out.to_dict("records")
+    ]
 
 
 @dataclass
@@ -35,9 +50,23 @@ class Served:
     run_id: str | None
     written: pd.Timestamp
 
+    _json: dict[str, str] = field(default_factory=dict)
+
     @property
     def data_hash(self) -> str:
         return str(self.version.meta.get("data_hash", ""))
+
+    @property
+    def ids(self) -> list[str]:
+        return list(dict.fromkeys(self.forecasts.index))
+
+    def rows_json(self, series_id: str) -> str:
+        """The series' forecast rows as JSON objects, comma-separated (no brackets)."""
+        cached = self._json.get(series_id)
+        if cached is None:
+            rows = self.forecasts.loc[[series_id]].reset_index(drop=True)
+            cached = self._json[series_id] = json.dumps(records(rows))[1:-1]
+        return cached
 
 
 @dataclass
@@ -105,11 +134,11 @@ class ServerState:
         """The promoted version of the model with its latest forecasts, loaded once per
         version; forecasts made when none of that version are stored. While the workspace
         file is unchanged, what is held is served without a query."""
-        stamp = self._stamp()
-        key = name or self.default_model or ""
-        held = self._served.get(key)
-        if held is not None and self._stamps.get(key) == stamp:
+        held = self.held(name)
+        if held is not None:
             return held
+        stamp, key = self._stamp(), name or self.default_model or ""
+        held = self._served.get(key)
         name = self.model_name(name)
         version = self.workspace.models.get(name)
         table = f"{name}_forecasts"
@@ -136,6 +165,14 @@ class ServerState:
         self._served[key] = held
         self._stamps[key] = self._stamp()
         return held
+
+    def held(self, name: str | None = None) -> Served | None:
+        """What is held for ``name`` while the workspace file is unchanged, else None."""
+        key = name or self.default_model or ""
+        held = self._served.get(key)
+        if held is not None and self._stamps.get(key) == self._stamp():
+            return held
+        return None
 
     def _stamp(self) -> tuple:
         """When the workspace file (and its write-ahead log) last changed."""
