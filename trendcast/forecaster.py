@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from trendcast._frames import as_type, frame_type, like
 from trendcast._params import Estimator
 from trendcast._progress import progress_bar
-from trendcast.data.arrays import Covariates, SeriesArrays
+from trendcast.data.arrays import Covariates, SeriesArrays, period_index, shift_periods
 from trendcast.data.contract import Columns, ShopData
-from trendcast.data.validate import validate, validate_dynamic
+from trendcast.data.validate import DataValidationError, validate, validate_dynamic
 from trendcast.evaluation.backtest import Backtest, backtest
 from trendcast.models.base import SAVED_CLASSES, Model, predictions_to_frame
 
@@ -174,6 +176,97 @@ class Forecaster(Estimator):
         self.default_alias_ = templates[0].alias
         self.report_ = covariate_report(data, covariates, models)
         return self
+
+    def update(self, df: Any = None, *, dynamic: Any = None) -> Forecaster:
+        """Takes the periods observed since the fit without refitting: every model moves its
+        state forward with the parameters it learnt (each model's docstring says how), so the
+        forecasts start after the new periods.
+
+        Args:
+            df: new sales rows (pandas or polars, long format, the fit's column names), the
+                periods after each series' end; validated as `fit` validates. Rows the
+                forecaster holds with the same value are skipped, so an update repeated
+                changes nothing. None: only new dynamic rows.
+            dynamic: dynamic rows (the fit's columns) observed or planned since the fit; they
+                replace the fitted rows for the same series and date.
+
+        Returns:
+            ``self``, updated; on an error it stays as it was. ``update_report_`` lists what
+            validating the new rows changed (filled gaps, clipped values).
+
+        Raises:
+            DataValidationError: a row fails the contract, holds another value than the
+                forecaster's for a period it has, or leaves a gap after its series' end.
+            ValueError: rows of series the forecaster was not fitted on.
+
+        Example:
+            >>> from trendcast import Forecaster, simulate_shop
+            >>> from trendcast.models import Naive
+            >>> sales = simulate_shop(n_items=3, n_stores=1, n_periods=60, reviews=False).data.sales
+            >>> last = sales["ds"].max()
+            >>> fc = Forecaster([Naive()]).fit(sales[sales["ds"] < last])
+            >>> fc.update(sales[sales["ds"] == last]).predict(1)["ds"].min() == last + pd.Timedelta("1D")
+            True
+        """
+        self._check_fitted("update")
+        data, arrays = self.data_, self.arrays_
+        columns = data.columns
+        report: list[str] = []
+        fresh, position = data.sales.iloc[:0], np.empty(0, dtype=np.int64)
+        if df is not None:
+            new = validate(
+                df,
+                id_col=columns.id_col,
+                time_col=columns.time_col,
+                target_col=columns.target_col,
+                freq=data.freq,
+                fill_gaps=self.fill_gaps,
+                clip_negative=self.clip_negative,
+            )
+            fresh, position = _fresh_rows(new.sales, arrays, columns)
+            report = new.report
+        plan = None if dynamic is None else self._new_dynamic(dynamic)
+        if fresh.empty and plan is None:
+            self.update_report_ = report
+            return self
+        counts = np.bincount(position, minlength=arrays.n_series)
+        at = np.repeat(arrays.indptr[1:], counts)
+        extended = SeriesArrays(
+            ids=arrays.ids,
+            values=np.insert(arrays.values, at, fresh[columns.target_col].to_numpy(np.float64)),
+            indptr=np.append(0, np.cumsum(arrays.lengths + counts)).astype(np.int64),
+            last_ds=shift_periods(arrays.last_ds, counts, data.freq),
+            freq=data.freq,
+        )
+        # Copies: a model failing leaves the forecaster, and every model, as it was.
+        models = [copy.copy(m).update(extended, plan) for m in self.models_]
+        self.data_ = dataclasses.replace(
+            data,
+            sales=with_rows(data.sales, arrays, fresh, position, columns),
+            dynamic=data.dynamic if plan is None else overlay_dynamic(data.dynamic, plan, columns),
+        )
+        self.arrays_, self.models_, self.update_report_ = extended, models, report
+        return self
+
+    def _new_dynamic(self, dynamic: Any) -> pd.DataFrame:
+        """The validated dynamic rows of an update, with the fitted frame's columns only."""
+        data = self.data_
+        if data.dynamic is None:
+            raise ValueError(
+                "the forecaster was fitted without a `dynamic` frame, so no model reads "
+                "covariates. Fix: update without dynamic=..., or fit again with it."
+            )
+        rows = validate_dynamic(
+            dynamic, pd.Index(self.arrays_.ids), data.freq, data.columns, static=data.static
+        )
+        unknown = [c for c in rows.columns.drop(data.columns.key) if c not in data.dynamic]
+        if unknown:
+            raise ValueError(
+                f"the new dynamic rows have columns {unknown} the fit had not; it read "
+                f"{data.dynamic.columns.drop(data.columns.key).tolist()}. Fix: leave them out, "
+                "or fit again with them."
+            )
+        return rows
 
     def predict(
         self,
@@ -422,6 +515,135 @@ _SAVED = {
     "Forecaster": "trendcast.forecaster",
     "ShopData": "trendcast.data.contract",
 }
+
+
+@dataclasses.dataclass
+class RowMatch:
+    """Validated sales rows matched against the series of `SeriesArrays`.
+
+    Attributes:
+        position: each row's series in the arrays.
+        held: the rows whose period the arrays hold (or that lie before a series' start).
+        before: of those, the rows dated before their series' first period.
+        rows: for held rows (not before), their position in ``arrays.values``.
+        differ: held rows with another value than the arrays' (or dated before the start).
+        fresh: the rows after their series' end, sorted by series and period, index reset.
+        fresh_series: each fresh row's series position.
+    """
+
+    position: np.ndarray
+    held: np.ndarray
+    before: np.ndarray
+    rows: np.ndarray
+    differ: np.ndarray
+    fresh: pd.DataFrame
+    fresh_series: np.ndarray
+
+
+def match_rows(
+    sales: pd.DataFrame, arrays: SeriesArrays, columns: Columns, *, owner: str
+) -> RowMatch:
+    """Which validated ``sales`` rows the arrays hold (with the same value or not) and which
+    come after their series' ends; ``owner`` names the arrays' holder in messages.
+
+    Raises:
+        ValueError: rows of series not in ``arrays``.
+        DataValidationError: new rows of a series that do not start right after its end.
+    """
+    id_col, time_col, target_col = columns.id_col, columns.time_col, columns.target_col
+    position = pd.Index(arrays.ids).get_indexer(sales[id_col])
+    if (position < 0).any():
+        unknown = pd.unique(sales.loc[position < 0, id_col])
+        raise ValueError(
+            f"{len(unknown)} series are not in the {owner}, e.g. {list(map(str, unknown[:3]))}:"
+            f" new rows extend the series the {owner} holds. Fix: leave them out, or fit "
+            "again with them."
+        )
+    periods = period_index(sales[time_col], arrays.freq)
+    last = period_index(arrays.last_ds, arrays.freq)[position]
+    offset = periods - (last - arrays.lengths[position] + 1)
+    held = periods <= last
+    before = held & (offset < 0)
+    rows = arrays.indptr[position] + np.where(held & ~before, offset, 0)
+    given = sales[target_col].to_numpy(np.float64)
+    differ = held & (before | (arrays.values[rows] != given))
+    series, period, end = position[~held], periods[~held], last[~held]
+    order = np.lexsort((period, series))
+    series, period, end = series[order], period[order], end[order]
+    fresh = sales.loc[~held].iloc[order].reset_index(drop=True)
+    # Validated rows have no gaps within a series: its first new row must follow its end.
+    first = np.r_[True, series[1:] != series[:-1]]
+    gap = first & (period > end + 1)
+    if gap.any():
+        shown = fresh.loc[gap, [id_col, time_col]].rename(columns={time_col: "first_new"})
+        shown.insert(1, "last_held", arrays.last_ds[series[gap]])
+        raise DataValidationError(
+            f"{int(gap.sum())} series' new rows do not start right after their last period in "
+            f"the {owner}: the periods between are missing.",
+            column=time_col,
+            rows=shown.set_index(id_col),  # by series: validating re-sorted the rows
+            fix="add the missing periods (0 for periods without sales).",
+        )
+    return RowMatch(position, held, before, rows, differ, fresh, series)
+
+
+def _fresh_rows(
+    sales: pd.DataFrame, arrays: SeriesArrays, columns: Columns
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """The rows of validated ``sales`` past their series' ends, sorted as the arrays, and
+    each one's series position; rows held with the same value are left out, rows held with
+    another value refused."""
+    match = match_rows(sales, arrays, columns, owner="forecaster")
+    if match.differ.any():
+        differ, target_col = match.differ, columns.target_col
+        shown = sales.loc[differ, [columns.id_col, columns.time_col, target_col]]
+        shown = shown.rename(columns={target_col: "new"})
+        held = np.where(match.before, np.nan, arrays.values[match.rows])
+        shown.insert(2, "held", held[differ])
+        raise DataValidationError(
+            f"{int(differ.sum())} rows hold another value than the forecaster has for their "
+            "period (held: NaN before the series' first period).",
+            column=target_col,
+            rows=shown.set_index(columns.id_col),
+            fix="leave them out to keep the history fitted, or fit again on the corrected history.",
+        )
+    return match.fresh, match.fresh_series
+
+
+def with_rows(
+    sales: pd.DataFrame,
+    arrays: SeriesArrays,
+    fresh: pd.DataFrame,
+    series: np.ndarray,
+    columns: Columns,
+) -> pd.DataFrame:
+    """``sales`` (the rows of ``arrays``, in their order) with the ``fresh`` rows of
+    `match_rows` (``series``: their positions) after their series' ends."""
+    if fresh.empty:
+        return sales
+    ids = sales[columns.id_col]
+    if isinstance(ids.dtype, pd.CategoricalDtype):  # every fresh id is one of them
+        fresh = fresh.assign(
+            **{columns.id_col: pd.Categorical(fresh[columns.id_col], ids.cat.categories)}
+        )
+    at = np.repeat(arrays.indptr[1:], np.bincount(series, minlength=arrays.n_series))
+    order = np.insert(np.arange(len(sales)), at, len(sales) + np.arange(len(fresh)))
+    combined = pd.concat([sales, fresh[sales.columns]], ignore_index=True)
+    return combined.iloc[order].reset_index(drop=True)
+
+
+def overlay_dynamic(dynamic: pd.DataFrame, rows: pd.DataFrame, columns: Columns) -> pd.DataFrame:
+    """``dynamic`` with ``rows`` in place of its own for the same series and date (added
+    where it had none), sorted by id and date; only its rows from the first new date on are
+    merged, so a long history is not reindexed for a day's rows."""
+    from trendcast.features.covariates import apply_plan
+
+    if rows.empty:
+        return dynamic
+    recent = dynamic[columns.time_col] >= rows[columns.time_col].min()
+    merged = apply_plan(dynamic[recent], rows, columns)
+    combined = pd.concat([dynamic[~recent], merged], ignore_index=True)
+    return combined.sort_values(columns.key, kind="stable", ignore_index=True)
 
 
 def _min_history(arrays: SeriesArrays, h: int, n_windows: int, step: int | None) -> int:

@@ -34,6 +34,7 @@ from trendcast.app.imports import Imported, import_orders, workspace_shop
 from trendcast.app.models import list_models, promote, rollback
 from trendcast.app.shop import as_frame, data_hash, read_shop, segment, training_span
 from trendcast.app.text import ReviewCovariates, review_covariates
+from trendcast.app.update import Refit, Updated  # update(...): trendcast.app.update.update
 from trendcast.app.workspace import (
     StoredTable,
     WorkspaceReport,
@@ -48,9 +49,11 @@ from trendcast.app.workspace import (
 __all__ = [
     "Forecast",
     "Imported",
+    "Refit",
     "ReviewCovariates",
     "StoredTable",
     "Trained",
+    "Updated",
     "WorkspaceReport",
     "as_frame",
     "backtest_shop",

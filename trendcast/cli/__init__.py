@@ -12,7 +12,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from trendcast.cli import data, decisions, forecasting, models, serve, text, workspace
+from trendcast.cli import data, decisions, forecasting, models, serve, text, update, workspace
 
 EXIT_BAD_INPUT = 2
 EXIT_BUSY = 3  # another process writes to the workspace: try again later
@@ -30,6 +30,7 @@ examples:
   trendcast forecast shop/sales.csv --horizon 28 --models seasonal_naive,ets --out fc.csv
   trendcast train shop/sales.csv --dynamic shop/dynamic.csv --workspace ws.duckdb --name shop
   trendcast forecast --workspace ws.duckdb --model shop --dynamic new_plan.csv --out fc.csv
+  trendcast update --workspace ws.duckdb --sales today.csv --refit-every 7d  # a day's sales
   trendcast models list --workspace ws.duckdb
   trendcast models rollback shop --workspace ws.duckdb
   trendcast finetune shop/sales.csv --dynamic shop/dynamic.csv --workspace ws.duckdb --name mine
@@ -104,6 +105,7 @@ def _parser() -> argparse.ArgumentParser:
     data.register(commands)
     forecasting.register(commands)
     models.register(commands)
+    update.register(commands)
     decisions.register(commands)
     text.register(commands)
     workspace.register(commands)

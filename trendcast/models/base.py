@@ -4,6 +4,9 @@ Every model's ``__init__`` only stores keyword hyperparameters (`get_params`, `s
 `clone`); learned state ends in ``_``; `save` writes a folder of safe formats (JSON, npz,
 Parquet, LightGBM text, safetensors) that `load` reads back into a model predicting exactly the
 same. `trendcast.models.checks` tests all of this on any model class.
+
+`Model.update` takes new periods of the fitted series without refitting: each model moves its
+state forward with the parameters it learnt (its class docstring says what that means for it).
 """
 
 from __future__ import annotations
@@ -121,6 +124,32 @@ class Model(Estimator):
             prediction.quantiles = np.maximum(prediction.quantiles, 0.0)
         return prediction
 
+    def update(self, data: SeriesArrays, dynamic: pd.DataFrame | None = None) -> Model:
+        """Takes new periods of the fitted series without re-estimating anything learnt.
+
+        Args:
+            data: the fitted series, in the same order, each its fitted history followed by
+                the periods observed since (none for a series without news).
+            dynamic: validated dynamic rows (id, period, columns of the fit) observed or
+                planned since the fit; they replace the fitted rows for the same series and
+                period. Models that read no covariates ignore them.
+
+        Returns:
+            ``self``, updated. The update rebinds the model's state rather than changing it in
+            place, so a shallow copy updated leaves the original as it was.
+        """
+        if not hasattr(self, "n_series_"):
+            raise NotFittedError(
+                f"{self.alias} is not fitted yet: call fit(...) before update(...)."
+            )
+        if data.n_series != self.n_series_:
+            raise ValueError(
+                f"{self.alias} was fitted on {self.n_series_} series; update got "
+                f"{data.n_series}. Give the same series, in the same order, extended."
+            )
+        self._update(data, dynamic)
+        return self
+
     def save(self, path: str | Path) -> Path:
         """Writes the model, fitted or not, to the folder ``path`` (replaced whole, atomically);
         `load` reads it back."""
@@ -137,6 +166,12 @@ class Model(Estimator):
     def _predict(self, h: int, quantiles: tuple[float, ...]) -> Prediction:
         # Models with ``supports_future_covariates`` take a third argument: the plan or None.
         raise NotImplementedError
+
+    def _update(self, data: SeriesArrays, dynamic: pd.DataFrame | None) -> None:
+        raise NotImplementedError(
+            f"{self.alias} ({type(self).__name__}) cannot take new periods without refitting: "
+            "refit it, or give its class an `_update`."
+        )
 
     def __repr__(self) -> str:
         params = ", ".join(f"{k}={v!r}" for k, v in vars(self).items() if not k.endswith("_"))
@@ -156,6 +191,28 @@ def load(path: str | Path) -> Model:
     if not isinstance(model, Model):
         raise SavedStateError(f"{path} holds a {type(model).__name__}, not a model.")
     return model
+
+
+def new_values(old: SeriesArrays, new: SeriesArrays) -> list[np.ndarray]:
+    """Each series' periods in ``new`` past its end in ``old`` (the same series, extended).
+
+    Raises:
+        ValueError: the series differ, or one is shorter than it was.
+    """
+    if not np.array_equal(old.ids, new.ids) or old.freq != new.freq:
+        raise ValueError(
+            "update takes the fitted series, in the same order and frequency, extended; got "
+            "other series. Refit to forecast a different set."
+        )
+    grown = new.lengths - old.lengths
+    if (grown < 0).any():
+        shorter = new.ids[grown < 0][:3].tolist()
+        raise ValueError(
+            f"update got series shorter than they were fitted, e.g. {shorter}: give the "
+            "fitted history followed by the new periods."
+        )
+    starts = new.indptr[:-1] + old.lengths
+    return [new.values[a:b] for a, b in zip(starts, new.indptr[1:], strict=True)]
 
 
 def normal_quantiles(

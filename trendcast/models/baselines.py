@@ -3,14 +3,25 @@
 Intervals follow the normal approximations of Hyndman & Athanasopoulos, *Forecasting: Principles
 and Practice* (3rd ed., section 5.5), with sigma from each series' own residuals; the quantiles
 are clipped at zero because demand is never negative.
+
+`update`: the baselines estimate nothing but their recent values and residual spread, so an update
+with new periods computes exactly what a fit on the extended history computes.
 """
 
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 
 from trendcast.data.arrays import Covariates, SeriesArrays
 from trendcast.models.base import Model, Prediction, normal_quantiles
+
+
+class _Baseline(Model):
+    """A benchmark method: its state is a function of the recent history alone."""
+
+    def _update(self, data: SeriesArrays, dynamic: pd.DataFrame | None) -> None:
+        self._fit(data, Covariates())
 
 
 def _residual_sigma(data: SeriesArrays, lag: int) -> np.ndarray:
@@ -28,7 +39,7 @@ def _residual_sigma(data: SeriesArrays, lag: int) -> np.ndarray:
     return sigma
 
 
-class Naive(Model):
+class Naive(_Baseline):
     """The last observed value, repeated; sigma_h = sigma * sqrt(h)."""
 
     alias = "Naive"
@@ -47,7 +58,7 @@ class Naive(Model):
         return Prediction(mean, normal_quantiles(mean, sigma, quantiles) if quantiles else None)
 
 
-class SeasonalNaive(Model):
+class SeasonalNaive(_Baseline):
     """The value one season earlier; sigma_h = sigma * sqrt(floor((h - 1) / m) + 1).
 
     A series shorter than one season has no seasonal history: it gets its last value and the
@@ -74,7 +85,7 @@ class SeasonalNaive(Model):
         return Prediction(mean, normal_quantiles(mean, sigma, quantiles) if quantiles else None)
 
 
-class MovingAverage(Model):
+class MovingAverage(_Baseline):
     """The mean of the last ``window`` values; sigma_h = sd(window) * sqrt(1 + 1 / window)."""
 
     def __init__(self, *, window: int = 28, alias: str = "MovingAverage"):

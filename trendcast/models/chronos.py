@@ -17,6 +17,9 @@ Known-future covariates (prices, promotions, events: columns named as
 `trendcast.features.covariates.is_known_future` says) go in as Chronos-2 future covariates; other
 dynamic columns (views, stock) as past-only covariates. Chronos-Bolt takes no covariates and
 ignores them.
+
+`update` keeps the weights (zero-shot or fine-tuned) and takes the extended history: forecasts
+read their context from it, and the new dynamic rows replace the fitted ones.
 """
 
 from __future__ import annotations
@@ -33,7 +36,7 @@ import pandas as pd
 from trendcast._torch import torch_device, torch_threads
 from trendcast.data.arrays import Covariates, SeriesArrays
 from trendcast.features.covariates import SequenceCovariates, apply_plan, sequence_covariates
-from trendcast.models.base import Model, Prediction, default_horizon
+from trendcast.models.base import Model, Prediction, default_horizon, new_values
 
 SHIPPED_MODEL = "trendcast-chronos2-small"
 WEIGHTS_DIR = Path(__file__).parent / "weights"
@@ -268,6 +271,14 @@ class Chronos2(Model):
                 save_steps=self.eval_every,
                 min_past=min(horizon, int(seen.lengths.min())),
             )
+
+    def _update(self, data: SeriesArrays, dynamic: pd.DataFrame | None) -> None:
+        new_values(self.data_, data)
+        if dynamic is not None and self.covariates_.dynamic is not None:
+            columns = self.covariates_.columns
+            extended = apply_plan(self.covariates_.dynamic, dynamic, columns)
+            self.covariates_ = dataclasses.replace(self.covariates_, dynamic=extended)
+        self.data_ = data
 
     def _sequence_covariates(
         self, data: SeriesArrays, h: int = 0, plan: pd.DataFrame | None = None

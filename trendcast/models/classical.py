@@ -14,6 +14,21 @@ into quantiles. A saved model therefore forecasts without refitting:
 
 A series statsforecast cannot fit (too short for the model, or for its conformal windows) gets
 statsforecast's Naive, as its own fallback does.
+
+`update` takes new periods without re-estimating any parameter:
+
+* ETS runs its filter over the new periods from each series' last state with the fitted
+  smoothing parameters, as statsforecast's ``forward`` does (the same forecasts and intervals,
+  to the bit; the variance is recomputed from the residuals, as there).
+* Croston and TSB have fixed smoothing constants: their smoothed demand size, interval or
+  probability move forward by their own recursions, which gives to the bit what a fit on the
+  extended history gives.
+* ADIDA and IMAPA keep each series' aggregation levels, smoothing parameters and bucket
+  boundaries: new periods fill the current bucket, and each completed bucket moves its smoothed
+  level one step. A series whose fit had too little demand to estimate them (no demand, or
+  fewer than two buckets) gets them from the extended history, as a fit would.
+* The conformal window errors of the intermittent methods, which size their intervals, stay as
+  fitted; series that got Naive at fit keep it, from the extended history.
 """
 
 from __future__ import annotations
@@ -22,7 +37,7 @@ import numpy as np
 import pandas as pd
 
 from trendcast.data.arrays import Covariates, SeriesArrays
-from trendcast.models.base import Model, Prediction, default_horizon
+from trendcast.models.base import Model, Prediction, default_horizon, new_values
 
 
 def _levels(quantiles: tuple[float, ...]) -> list[int | float]:
@@ -65,6 +80,16 @@ class StatsForecastModel(Model):
 
     def _states_for(self, h: int) -> list:
         return self.states_
+
+    def _update(self, data: SeriesArrays, dynamic: pd.DataFrame | None) -> None:
+        fresh = new_values(self.data_, data)
+        self.states_ = self._forward(fresh, data)
+        self.data_ = data
+
+    def _forward(self, fresh: list[np.ndarray], data: SeriesArrays) -> list:
+        """Each series' state moved over its new values ``fresh`` (``data``: the extended
+        series)."""
+        raise NotImplementedError
 
     def _predict(self, h: int, quantiles: tuple[float, ...]) -> Prediction:
         data, levels = self.data_, _levels(quantiles)
@@ -130,6 +155,44 @@ class ETS(StatsForecastModel):
 
         return forecast_ets(state, h=h, level=levels or None)
 
+    def _forward(self, fresh: list[np.ndarray], data: SeriesArrays) -> list:
+        return [
+            state if state is None or not len(y) else _ets_forward(state, y, int(length))
+            for state, y, length in zip(self.states_, fresh, data.lengths, strict=True)
+        ]
+
+
+def _ets_forward(state: dict, y: np.ndarray, length: int) -> dict:
+    """The fitted ETS of one series run over its new values ``y`` (its history now
+    ``length`` periods long), with its parameters as fitted: statsforecast's ``forward``,
+    started from the last state instead of the first."""
+    from statsforecast.ets import pegelsresid_C
+
+    error, trend, season, damped = state["components"][:4]
+    alpha, beta, gamma, phi = state["par"][:4]
+    _, errors, states, _ = pegelsresid_C(
+        y=np.asarray(y, dtype=np.float64),
+        m=state["m"],
+        init_state=state["states"][-1],
+        errortype=error,
+        trendtype=trend,
+        seasontype=season,
+        damped=damped != "N",
+        alpha=alpha,
+        beta=beta,
+        gamma=gamma,
+        phi=phi,
+        nmse=3,
+    )
+    residuals = np.concatenate([state["residuals"], errors])
+    updated = {**state, "states": np.ascontiguousarray(states[-1:]), "residuals": residuals}
+    if "n_params" in state:  # as forward: the variance of all residuals, for the intervals
+        squares = residuals**2
+        updated["sigma2"] = float(
+            squares[~np.isinf(squares)].sum() / (length - state["n_params"] - 1)
+        )
+    return updated
+
 
 def _ets_state(fitted) -> dict:
     """What statsforecast's `forecast_ets` reads of a fitted ETS: the last states, the
@@ -143,6 +206,7 @@ def _ets_state(fitted) -> dict:
     state["residuals"] = np.asarray(model["residuals"], dtype=np.float64)
     state["fitted"] = np.empty(0)
     state["sigma2"], state["m"] = float(state["sigma2"]), int(state["m"])
+    state["n_params"] = int(model["n_params"])  # recomputing the variance on update needs it
     state["par"] = np.asarray(state["par"], dtype=np.float64)
     return state
 
@@ -167,9 +231,52 @@ class _Intermittent(StatsForecastModel):
         self.data_ = data
         self.horizon_ = self.horizon or default_horizon(data.freq)
         self.states_ = self._states(data, self.horizon_)
+        # The recursions' own state (smoothed sizes, buckets, ...) is derived on first update.
+        self.recursions_ = None
 
     def _states_for(self, h: int) -> list:
-        return self.states_ if h == self.horizon_ else self._states(self.data_, h)
+        if h == self.horizon_:
+            return self.states_
+        # Only the window errors depend on the horizon; the level is the state updates move.
+        fresh = self._states(self.data_, h)
+        return [
+            new if old is None or new is None else (old[0], new[1])
+            for old, new in zip(self.states_, fresh, strict=True)
+        ]
+
+    def _forward(self, fresh: list[np.ndarray], data: SeriesArrays) -> list:
+        # Derived from the fitted history on first update (models saved before had none).
+        recursions = getattr(self, "recursions_", None)
+        if recursions is None:
+            old = self.data_
+            recursions = [
+                None if state is None else self._recursion(old.values[a:b])
+                for state, a, b in zip(self.states_, old.indptr[:-1], old.indptr[1:], strict=True)
+            ]
+        states, moved = [], []
+        for i, (state, recursion, y) in enumerate(
+            zip(self.states_, recursions, fresh, strict=True)
+        ):
+            if state is not None and len(y):
+                history = data.values[data.indptr[i] : data.indptr[i + 1]]
+                recursion = self._advance(recursion, y, history)
+                state = (self._level(recursion), state[1])
+            states.append(state)
+            moved.append(recursion)
+        self.recursions_ = moved
+        return states
+
+    def _recursion(self, y: np.ndarray) -> dict:
+        """The recursion's state after the history ``y``."""
+        raise NotImplementedError
+
+    def _advance(self, recursion: dict, y: np.ndarray, history: np.ndarray) -> dict:
+        """``recursion`` moved over the new values ``y`` (``history``: the series with them)."""
+        raise NotImplementedError
+
+    def _level(self, recursion: dict) -> float:
+        """The flat forecast of the recursion's state."""
+        raise NotImplementedError
 
     def _fit_one(self, y: np.ndarray, h: int) -> tuple[float, np.ndarray]:
         fitted = self._make(h, _n_windows(len(y), h, self.n_windows)).fit(y)
@@ -204,6 +311,40 @@ class Croston(_Intermittent):
 
         return CrostonClassic(alias=self.alias, prediction_intervals=self._intervals(h, n_windows))
 
+    def _recursion(self, y: np.ndarray) -> dict:
+        from statsforecast.models import _demand, _intervals, _ses_forecast
+
+        sizes, intervals = _demand(y), _intervals(y)
+        nonzero = np.flatnonzero(y != 0)
+        return {
+            "size": float(_ses_forecast(sizes, _CROSTON_ALPHA)[0]) if sizes.size else None,
+            "interval": float(_ses_forecast(intervals, _CROSTON_ALPHA)[0])
+            if intervals.size
+            else None,
+            "last_nonzero": int(nonzero[-1]) if nonzero.size else -1,
+            "length": len(y),
+            "last": float(y[-1]),
+        }
+
+    def _advance(self, recursion: dict, y: np.ndarray, history: np.ndarray) -> dict:
+        state = dict(recursion)
+        for value in map(float, y):
+            if value != 0:  # statsforecast's intervals count every non-zero period
+                interval = float(state["length"] - state["last_nonzero"])
+                state["interval"] = _ses_step(state["interval"], interval, _CROSTON_ALPHA)
+                state["last_nonzero"] = state["length"]
+            if value > 0:  # and its demand sizes only the positive ones
+                state["size"] = _ses_step(state["size"], value, _CROSTON_ALPHA)
+            state["length"] += 1
+            state["last"] = value
+        return state
+
+    def _level(self, recursion: dict) -> float:
+        size, interval = recursion["size"], recursion["interval"]
+        if size is None:  # no demand yet: statsforecast's Naive
+            return recursion["last"]
+        return size / interval if interval != 0.0 else size
+
 
 class TSB(_Intermittent):
     """Teunter-Syntetos-Babai: smooths demand probability, so forecasts decay for dying items."""
@@ -230,6 +371,30 @@ class TSB(_Intermittent):
             prediction_intervals=self._intervals(h, n_windows),
         )
 
+    def _recursion(self, y: np.ndarray) -> dict:
+        from statsforecast.models import _demand, _probability, _ses_forecast
+
+        sizes = _demand(y)
+        return {
+            "probability": float(_ses_forecast(_probability(y), self.alpha_p)[0]),
+            "size": float(_ses_forecast(sizes, self.alpha_d)[0]) if sizes.size else None,
+            "zero": bool((y == 0).all()),
+        }
+
+    def _advance(self, recursion: dict, y: np.ndarray, history: np.ndarray) -> dict:
+        state = dict(recursion)
+        for value in map(float, y):
+            state["probability"] = _ses_step(state["probability"], float(value != 0), self.alpha_p)
+            if value > 0:
+                state["size"] = _ses_step(state["size"], value, self.alpha_d)
+            state["zero"] = state["zero"] and value == 0
+        return state
+
+    def _level(self, recursion: dict) -> float:
+        if recursion["zero"] or recursion["size"] is None:
+            return 0.0
+        return recursion["probability"] * recursion["size"]
+
 
 class ADIDA(_Intermittent):
     """Aggregate-disaggregate intermittent demand approach (temporal aggregation + SES)."""
@@ -242,6 +407,46 @@ class ADIDA(_Intermittent):
 
         return StatsADIDA(alias=self.alias, prediction_intervals=self._intervals(h, n_windows))
 
+    def _recursion(self, y: np.ndarray) -> dict:
+        from statsforecast.models import _intervals, _ses_forecast, _ses_lib
+
+        if (y == 0).all():
+            return {"estimated": False, "level": 0.0}
+        aggregation = int(round(_intervals(y).mean()))
+        lost = len(y) % aggregation
+        buckets = (len(y) - lost) // aggregation
+        if buckets < 2:  # statsforecast smooths nothing: the last value, or the one bucket
+            level = y[-1] if buckets == 0 else _bucket_sums(y[lost:], aggregation)[0]
+            return {"estimated": False, "level": float(level) / aggregation}
+        sums = _bucket_sums(y[lost:], aggregation)
+        alpha = float(_ses_lib.golden_section_ses(sums, 0.1, 0.3))
+        return {
+            "estimated": True,
+            "aggregation": aggregation,
+            "alpha": alpha,
+            "smoothed": float(_ses_forecast(sums, alpha)[0]),
+            "pending": [],
+        }
+
+    def _advance(self, recursion: dict, y: np.ndarray, history: np.ndarray) -> dict:
+        if not recursion["estimated"]:
+            return self._recursion(history)
+        state = {**recursion, "pending": list(recursion["pending"])}
+        for value in map(float, y):
+            state["pending"].append(value)
+            if len(state["pending"]) == state["aggregation"]:
+                total = 0.0
+                for part in state["pending"]:  # summed in order, as statsforecast's buckets
+                    total += part
+                state["smoothed"] = _ses_step(state["smoothed"], total, state["alpha"])
+                state["pending"] = []
+        return state
+
+    def _level(self, recursion: dict) -> float:
+        if not recursion["estimated"]:
+            return recursion["level"]
+        return recursion["smoothed"] / recursion["aggregation"]
+
 
 class IMAPA(_Intermittent):
     """Intermittent multiple aggregation prediction algorithm (ADIDA over many levels)."""
@@ -253,3 +458,60 @@ class IMAPA(_Intermittent):
         from statsforecast.models import IMAPA as StatsIMAPA
 
         return StatsIMAPA(alias=self.alias, prediction_intervals=self._intervals(h, n_windows))
+
+    def _recursion(self, y: np.ndarray) -> dict:
+        from statsforecast.models import _chunk_sums, _intervals, _ses_forecast, _ses_lib
+
+        if (y == 0).all():
+            return {"estimated": False}
+        levels = []
+        for aggregation in range(1, round(_intervals(y).mean().item()) + 1):
+            sums = _chunk_sums(y[len(y) % aggregation :], aggregation)
+            alpha = float(_ses_lib.golden_section_ses(sums, 0.1, 0.3))
+            smoothed = float(_ses_forecast(sums, alpha)[0])
+            levels.append({"alpha": alpha, "smoothed": smoothed, "pending": []})
+        return {"estimated": True, "levels": levels}
+
+    def _advance(self, recursion: dict, y: np.ndarray, history: np.ndarray) -> dict:
+        from statsforecast.models import _chunk_sums
+
+        if not recursion["estimated"]:
+            return self._recursion(history)
+        levels = []
+        for aggregation, fitted in enumerate(recursion["levels"], start=1):
+            level = {**fitted, "pending": list(fitted["pending"])}
+            for value in map(float, y):
+                level["pending"].append(value)
+                if len(level["pending"]) == aggregation:
+                    total = _chunk_sums(np.asarray(level["pending"]), aggregation)[0]
+                    level["smoothed"] = _ses_step(level["smoothed"], float(total), level["alpha"])
+                    level["pending"] = []
+            levels.append(level)
+        return {"estimated": True, "levels": levels}
+
+    def _level(self, recursion: dict) -> float:
+        if not recursion["estimated"]:
+            return 0.0
+        levels = recursion["levels"]
+        forecasts = np.array([lv["smoothed"] / k for k, lv in enumerate(levels, start=1)])
+        return float(forecasts.mean())
+
+
+_CROSTON_ALPHA = 0.1  # statsforecast's CrostonClassic smooths sizes and intervals with it
+
+
+def _ses_step(smoothed: float | None, value: float, alpha: float) -> float:
+    """One step of statsforecast's simple exponential smoothing (its ``ses_forecast``, to the
+    bit): the first value starts the level at itself."""
+    smoothed = value if smoothed is None else smoothed
+    return alpha * value + (1.0 - alpha) * smoothed
+
+
+def _bucket_sums(y: np.ndarray, size: int) -> np.ndarray:
+    """Sums of consecutive buckets of ``size`` values, added in order as statsforecast's ADIDA
+    adds them (numpy's pairwise sums differ in the last bits)."""
+    buckets = y[: len(y) // size * size].reshape(-1, size)
+    total = np.zeros(len(buckets))
+    for j in range(size):
+        total += buckets[:, j]
+    return total

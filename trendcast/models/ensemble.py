@@ -6,10 +6,14 @@ every member per demand class (smooth, erratic, intermittent, lumpy) by mean abs
 weights the members by inverse squared error within each class, and refits all members on the
 full history. Forecasts are the weighted means; quantiles are weighted means of the members'
 quantiles (quantile averaging), so they stay ordered.
+
+`update` updates every member (each as its class defines) and keeps the weights and the demand
+classes of the fit.
 """
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
 
 import numpy as np
@@ -70,6 +74,10 @@ class Ensemble(Model):
         self.errors_ = errors
         self.classes_ = classes
         self.members_ = [m.clone().fit(data, covariates) for m in self.models]
+
+    def _update(self, data: SeriesArrays, dynamic: pd.DataFrame | None) -> None:
+        # Copies, so that a member failing leaves the others (and this model) as they were.
+        self.members_ = [copy.copy(m).update(data, dynamic) for m in self.members_]
 
     def _predict(
         self, h: int, quantiles: tuple[float, ...], plan: pd.DataFrame | None = None

@@ -26,6 +26,10 @@ Probabilistic forecasts: demand at each period is negative binomial around the f
 out-of-sample recursive errors on the last ``validation`` periods (shrunk toward the pooled
 value), so the intervals carry the multi-step error, not just the one-step noise. Count
 quantiles are integers; they never cross and are never negative.
+
+`update` keeps the boosters and the dispersions as fitted and takes the extended history: the
+lags, window means, levels, periods since the last sale and group movements of the forecasts
+are read from it, and the new dynamic rows (observed covariates, plans) replace the fitted ones.
 """
 
 from __future__ import annotations
@@ -41,7 +45,7 @@ from trendcast.data.contract import HIERARCHY_COLUMNS
 from trendcast.features.calendar import calendar_features
 from trendcast.features.covariates import DynamicLookup, check_future_rows, static_features
 from trendcast.features.lags import WindowStats, lag, periods_since_positive
-from trendcast.models.base import Model, Prediction, default_horizon
+from trendcast.models.base import Model, Prediction, default_horizon, new_values
 
 _DEFAULT_LAGS = {"D": (1, 2, 3, 4, 5, 6, 7, 14, 21, 28), "MS": (1, 2, 3, 6, 12)}
 _WEEKLY_LAGS = (1, 2, 3, 4, 8, 13, 26, 52)
@@ -373,6 +377,14 @@ class LightGBM(Model):
         phi = np.full(data.n_series, pooled)
         phi[covered] = weight * own + (1 - weight) * pooled
         return phi
+
+    def _update(self, data: SeriesArrays, dynamic: pd.DataFrame | None) -> None:
+        new_values(self.data_, data)
+        if dynamic is not None and self.dynamic_ is not None:
+            # Relative prices are recomputed over the new rows too.
+            lookup = self.dynamic_.overlay(dynamic, data.ids, self.freq_, self.columns_)
+            self.dynamic_ = self._with_relative(lookup)
+        self.data_ = data
 
     # --------------------------------------------------------------- forecasting
 

@@ -28,6 +28,9 @@ series forecasting them (at most 4,096 series, drawn at random) is the validatio
 stopping, and the weights of the epoch with the lowest validation loss are kept (no refit; the
 held-out periods still serve as context when forecasting). When no series is long enough to
 hold them out, every window trains and all ``epochs`` run.
+
+`update` keeps the network and its scales as trained and takes the extended history: forecasts
+read their context window from it, and the new dynamic rows replace the fitted ones.
 """
 
 from __future__ import annotations
@@ -44,7 +47,7 @@ from trendcast._progress import progress_bar
 from trendcast._torch import torch_device, torch_threads
 from trendcast.data.arrays import Covariates, SeriesArrays, period_index
 from trendcast.features.covariates import apply_plan, sequence_covariates
-from trendcast.models.base import Model, Prediction, default_horizon
+from trendcast.models.base import Model, Prediction, default_horizon, new_values
 
 #: Quantile levels the network forecasts; others are interpolated linearly between them.
 QUANTILE_GRID = (0.01, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99)
@@ -141,10 +144,7 @@ class LSTM(Model):
         self.data_, self.covariates_ = data, covariates
         self._prepare_covariates(data, covariates)
         values = data.values
-        sold = np.flatnonzero(values > 0)
-        first_row = np.append(sold, len(values))[np.searchsorted(sold, data.indptr[:-1])]
-        # Position in each series of its first sale (its length when it never sold).
-        self.first_sale_ = np.minimum(first_row, data.indptr[1:]) - data.indptr[:-1]
+        self.first_sale_ = _first_sales(data)
         observed = np.abs(values[values > 0])
         self.min_scale_ = max(_MIN_SCALE_SHARE * (observed.mean() if observed.size else 1.0), 1e-6)
         train, valid = self._windows(data)
@@ -156,6 +156,16 @@ class LSTM(Model):
             self.net_ = _network(torch, *self._input_sizes(), self._net_sizes()).to(self.device_)
             self._train(torch, train, valid)
         del self._row_features
+
+    def _update(self, data: SeriesArrays, dynamic: pd.DataFrame | None) -> None:
+        new_values(self.data_, data)
+        # A series that had not sold yet may have now: its periods from then on are observed.
+        self.first_sale_ = _first_sales(data)
+        if dynamic is not None and self.covariates_.dynamic is not None:
+            columns = self.covariates_.columns
+            extended = apply_plan(self.covariates_.dynamic, dynamic, columns)
+            self.covariates_ = dataclasses.replace(self.covariates_, dynamic=extended)
+        self.data_ = data
 
     def _resolve(self, data: SeriesArrays) -> None:
         freq = data.freq
@@ -431,6 +441,13 @@ class LSTM(Model):
         if not quantiles:
             return Prediction(mean)
         return Prediction(mean, _interpolate(grid, quantiles))
+
+
+def _first_sales(data: SeriesArrays) -> np.ndarray:
+    """Position in each series of its first sale (its length when it never sold)."""
+    sold = np.flatnonzero(data.values > 0)
+    first_row = np.append(sold, len(data.values))[np.searchsorted(sold, data.indptr[:-1])]
+    return np.minimum(first_row, data.indptr[1:]) - data.indptr[:-1]
 
 
 def _calendar(periods: np.ndarray, freq: str, yearly: bool) -> np.ndarray:
