@@ -64,6 +64,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from trendcast.app.decisions import coming_plan
 from trendcast.app.forecasting import _FOLDER, FORECASTER_KIND, backtest_shop, load_saved, train
 from trendcast.app.imports import SHOP
 from trendcast.app.shop import as_frame, data_hash, to_periods, training_span
@@ -174,7 +175,10 @@ def update(
     served, moved, notes = _advance(ws, forecaster, version, fitted, shop, incoming)
     clock.lap("update the model")
     horizon = version.meta.get("horizon") or default_horizon(shop.freq)
-    forecasts = served.predict(horizon)
+    # Where the shop's plan stops short of the new horizon, today's prices carry on (said so).
+    plan, kept = coming_plan(served, horizon)
+    notes.extend([kept] if kept else [])
+    forecasts = served.predict(horizon, dynamic=plan)
     clock.lap("forecast")
 
     fit_end = pd.Timestamp(fitted.meta["span"]["last"])
@@ -195,7 +199,8 @@ def update(
     elif due:
         refit, trained = _refit(ws, incoming.shop, version, fitted, due, age)
         if refit.promoted:
-            promoted, forecasts = refit.version, trained.predict(horizon)
+            plan, _ = coming_plan(trained, horizon)
+            promoted, forecasts = refit.version, trained.predict(horizon, dynamic=plan)
         clock.lap("re-train")
 
     if not (len(changed) or moved or incoming.dynamic is not None):

@@ -28,6 +28,15 @@ def register(commands) -> None:
     serve.add_argument(
         "--max-upload-mb", type=float, default=100.0, help="largest upload (default: 100)"
     )
+    serve.add_argument(
+        "--inbox", help="a folder of the day's sales files, applied every day at --update-at"
+    )
+    serve.add_argument(
+        "--update-at", default="06:00", help="time of day of the update (default: 06:00)"
+    )
+    serve.add_argument(
+        "--refit-every", help="re-train when the fit is this old, e.g. 7d (default: on drift)"
+    )
     serve.set_defaults(command="serve", run=_serve)
 
     keys = commands.add_parser("keys", help="API keys of the server: create, list, revoke")
@@ -64,6 +73,9 @@ def _serve(args: argparse.Namespace) -> int:
         keys_for_reads=args.keys_for_reads,
         cors_origins=tuple(args.cors),
         max_upload_mb=args.max_upload_mb,
+        inbox=args.inbox,
+        update_at=args.update_at,
+        refit_every=args.refit_every,
     )
     return 0
 

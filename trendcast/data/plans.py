@@ -34,19 +34,20 @@ def keep_prices(
     future = _future_dates(data, h)
     known = [name for name in known_future if name in data.dynamic.columns]
     have = data.dynamic[[*cols.key, *known]]
-    plan = future.merge(have, on=list(cols.key), how="left")
+    plan = future.merge(have, on=list(cols.key), how="left", indicator=True)
+    absent = (plan.pop("_merge") == "left_only").to_numpy()
     last = have.sort_values(list(cols.key)).groupby(cols.id_col, observed=True)[known].last()
     unknown, filled = [], {}
     for name in known:
         missing = plan[name].isna()
-        if not missing.any():
-            continue
-        filled[name] = int(missing.sum())
-        if is_price(name):
+        if is_price(name) and missing.any():
+            filled[name] = int(missing.sum())
             plan.loc[missing, name] = plan.loc[missing, cols.id_col].map(last[name]).to_numpy()
-        elif name.lower().startswith(_PROMOTION_PREFIXES):
+        elif name.lower().startswith(_PROMOTION_PREFIXES) and missing.any():
+            filled[name] = int(missing.sum())
             plan.loc[missing, name] = 0
-        else:
+        elif absent.any():
+            # An empty cell of a planned row says "no event"; a row not planned says nothing.
             unknown.append(name)
     if unknown:
         raise ValueError(

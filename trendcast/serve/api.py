@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import io
 import json
+import shutil
+import tempfile
 import time
 import traceback
 import uuid
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -25,7 +28,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 from trendcast import __version__
 from trendcast.errors import DataValidationError, WorkspaceBusyError
 from trendcast.serve.dashboard import dashboard_router
-from trendcast.serve.state import ServerState, records
+from trendcast.serve.state import ServerState, records, update_summary
 
 UPLOAD_FRAMES = ("sales", "static", "dynamic", "stock", "reviews")
 DECISIONS = ("orders", "prices", "promotions", "trends", "elasticities")
@@ -65,6 +68,9 @@ def create_app(
     keys_for_reads: bool = False,
     cors_origins: tuple[str, ...] = (),
     max_upload_mb: float = 100.0,
+    inbox: str | None = None,
+    update_at: str = "06:00",
+    refit_every: str | None = None,
 ) -> FastAPI:
     """The server's app over ``workspace``.
 
@@ -74,9 +80,13 @@ def create_app(
             ``write`` key).
         cors_origins: origins allowed to call the API from a browser (default: none).
         max_upload_mb: uploads beyond this size are refused (413).
+        inbox: a folder whose sales files are applied every day at ``update_at`` (as
+            ``trendcast update``), re-training when the fit is ``refit_every`` old or drifted.
     """
     metrics = Metrics()
     state = ServerState(workspace, model=model, metrics=metrics)
+    if inbox:
+        state.schedule_updates(inbox, update_at, model=model, refit_every=refit_every)
 
     @asynccontextmanager
     async def warm(app: FastAPI):
@@ -278,6 +288,43 @@ def _model_routes(v1: APIRouter, state: ServerState, reader, writer) -> None:
 
         return state.submit("train", work).public()
 
+    @v1.post("/update", tags=["models"], status_code=202, dependencies=[writer])
+    async def update_now(
+        request: Request, model: str | None = None, refit_every: str | None = None,
+        drift: float = 0.2, replace: bool = False,
+    ) -> dict:  # fmt: skip
+        """New sales (a CSV or Parquet body; or a form with the files ``sales`` and
+        ``dynamic``, the plan of the coming days) in, in the background: scored against the
+        forecasts made earlier, the model in production moved forward without refitting,
+        fresh forecasts and alerts stored, re-trained on ``refit_every`` or drift (see
+        ``trendcast update``). Poll ``/v1/jobs/{id}``."""
+        kind = request.headers.get("content-type", "")
+        if kind.startswith("multipart/form-data"):
+            # The day's sales and, as "dynamic", the plan of the days the horizon now reaches.
+            form = await request.form()
+            if "sales" not in form:
+                raise ValueError("send the new sales as the form's 'sales' file")
+            bodies = {
+                name: (await form[name].read(), form[name].content_type or "")
+                for name in ("sales", "dynamic")
+                if name in form
+            }
+        else:
+            bodies = {"sales": (await request.body(), kind)}
+        # Read as `trendcast update` reads files, so both faces type the columns alike.
+        folder = Path(tempfile.mkdtemp(prefix="trendcast-update-"))
+        files = {name: _saved_upload(folder, name, *body) for name, body in bodies.items()}
+        options = {"model": model, "refit_every": refit_every, "drift": drift,
+                   "replace": replace, "dynamic": files.get("dynamic")}  # fmt: skip
+
+        def work(job) -> dict:
+            try:
+                return update_summary(state.workspace, files["sales"], **options)
+            finally:
+                shutil.rmtree(folder, ignore_errors=True)
+
+        return state.submit("update", work).public()
+
     @v1.get("/jobs", tags=["jobs"], dependencies=[reader])
     def jobs() -> dict:
         return {"jobs": [job.public() for job in state.jobs.values()]}
@@ -462,6 +509,15 @@ def _data_routes(v1: APIRouter, state: ServerState, writer, *, max_bytes: int) -
         new = _parse_upload(body, request.headers.get("content-type", ""))
         with state.write_lock:
             return _store_upload(state, frame, new, mode)
+
+
+def _saved_upload(folder: Path, name: str, body: bytes, content_type: str) -> Path:
+    """The upload as a file of its format in ``folder``, checked to be readable."""
+    _parse_upload(body, content_type)  # refuses an unreadable body before any job is queued
+    parquet = body[:4] == b"PAR1" or "parquet" in content_type
+    path = folder / f"{name}.{'parquet' if parquet else 'csv'}"
+    path.write_bytes(body)
+    return path
 
 
 def _parse_upload(body: bytes, content_type: str) -> pd.DataFrame:

@@ -11,6 +11,8 @@ import traceback
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -209,6 +211,24 @@ class ServerState:
         self.scope_of(None)
         return len(self._keys[1]) > 0
 
+    # -- schedule ----------------------------------------------------------------------------
+    def schedule_updates(self, inbox: Path, at: str, **options: Any) -> None:
+        """Every day at ``at``, an update job over the sales files in ``inbox``."""
+        inbox = Path(inbox)
+        if not inbox.is_dir():
+            raise ValueError(f"--inbox {inbox} is not a folder: create it, then drop the day's "
+                             "sales files there")  # fmt: skip
+        next_run(datetime.now(), at)  # a bad time fails now, not at night
+
+        def loop() -> None:
+            while True:
+                wait = (next_run(datetime.now(), at) - datetime.now()).total_seconds()
+                time.sleep(max(wait, 1.0))
+                self.submit("scheduled update",
+                            lambda job: process_inbox(self.workspace, inbox, **options))  # fmt: skip
+
+        threading.Thread(target=loop, daemon=True).start()
+
     # -- jobs --------------------------------------------------------------------------------
     def submit(self, kind: str, work: Callable[[Job], Any]) -> Job:
         """Queues ``work(job)``; jobs run one at a time, each holding the write lock."""
@@ -237,3 +257,62 @@ class ServerState:
                 job.finished = time.time()
                 if self.metrics is not None:
                     self.metrics.job(job.kind, job.status, job.finished - job.started)
+
+
+def update_summary(workspace: Any, new_sales: Any, **options: Any) -> dict[str, Any]:
+    """`trendcast.app.update.update` as a job's result: what moved, in JSON."""
+    from trendcast.app.update import update
+
+    done = update(workspace, new_sales, **options)
+    return {
+        "model": done.model,
+        "previous": done.previous,
+        "appended": done.appended,
+        "repeated": done.repeated,
+        "replaced": done.replaced,
+        "alerts": records(done.alerts),
+        "refit": None if done.refit is None else str(done.refit),
+        "notes": list(done.notes),
+        "run_id": done.run_id,
+    }
+
+
+def next_run(now: datetime, at: str) -> datetime:
+    """The next time of day ``at`` (``"06:00"``) after ``now``.
+
+    Example:
+        >>> next_run(datetime(2026, 1, 1, 7, 0), "06:00")
+        datetime.datetime(2026, 1, 2, 6, 0)
+    """
+    try:
+        hour, minute = (int(part) for part in at.split(":"))
+        candidate = now.replace(hour=hour, minute=minute, second=0, microsecond=0)
+    except ValueError:
+        raise ValueError(f"--update-at is a time of day such as 06:00, got {at!r}") from None
+    return candidate if candidate > now else candidate + timedelta(days=1)
+
+
+def process_inbox(workspace: Any, inbox: Path, **options: Any) -> list[dict[str, Any]]:
+    """Updates with every sales file in ``inbox`` (CSV or Parquet, in name order), with
+    ``NAME.dynamic.csv`` beside ``NAME.csv`` as its plan when there is one; each moves to
+    ``inbox/done`` when applied, or to ``inbox/failed`` with the reason beside it."""
+    files = sorted(p for p in Path(inbox).iterdir() if p.suffix.lower() in (".csv", ".parquet"))
+    results = []
+    for path in (p for p in files if not p.stem.endswith(".dynamic")):
+        plan = path.with_name(f"{path.stem}.dynamic{path.suffix}")
+        plan = plan if plan.exists() else None
+        try:
+            outcome = {"file": path.name,
+                       **update_summary(workspace, path, dynamic=plan, **options)}  # fmt: skip
+            target = inbox / "done"
+        except Exception as error:  # the file is set aside with the reason; the next one runs
+            outcome = {"file": path.name, "error": f"{type(error).__name__}: {error}"}
+            target = inbox / "failed"
+        target.mkdir(exist_ok=True)
+        for moved in (path, plan):
+            if moved is not None:
+                moved.rename(target / moved.name)
+        if "error" in outcome:
+            (target / f"{path.name}.error.txt").write_text(outcome["error"], encoding="utf-8")
+        results.append(outcome)
+    return results
