@@ -251,13 +251,8 @@ class Forecaster(Estimator):
     def _new_dynamic(self, dynamic: Any) -> pd.DataFrame:
         """The validated dynamic rows of an update, with the fitted frame's columns only."""
         data = self.data_
-        if data.dynamic is None:
-            raise ValueError(
-                "the forecaster was fitted without a `dynamic` frame, so no model reads "
-                "covariates. Fix: update without dynamic=..., or fit again with it."
-            )
-        rows = validate_dynamic(
-            dynamic, pd.Index(self.arrays_.ids), data.freq, data.columns, static=data.static
+        rows = self._validated_dynamic(
+            dynamic, "Fix: update without dynamic=..., or fit again with it."
         )
         unknown = [c for c in rows.columns.drop(data.columns.key) if c not in data.dynamic]
         if unknown:
@@ -456,18 +451,26 @@ class Forecaster(Estimator):
             ]
         return models
 
+    def _validated_dynamic(self, dynamic: Any, fix: str) -> pd.DataFrame:
+        """``dynamic`` checked against the fitted series and frequency; refused, with
+        ``fix``, when the fit had no dynamic frame to read it with."""
+        data = self.data_
+        if data.dynamic is None:
+            raise ValueError(
+                "the forecaster was fitted without a `dynamic` frame, so no model reads "
+                f"covariates. {fix}"
+            )
+        return validate_dynamic(
+            dynamic, pd.Index(self.arrays_.ids), data.freq, data.columns, static=data.static
+        )
+
     def _plan(self, dynamic: Any) -> pd.DataFrame | None:
         """The validated plan for the forecast periods, or None."""
         if dynamic is None:
             return None
         data = self.data_
-        if data.dynamic is None:
-            raise ValueError(
-                "the forecaster was fitted without a `dynamic` frame, so no model reads a "
-                "plan. Fix: fit with dynamic=... holding the plan's columns for the history."
-            )
-        plan = validate_dynamic(
-            dynamic, pd.Index(self.arrays_.ids), data.freq, data.columns, static=data.static
+        plan = self._validated_dynamic(
+            dynamic, "Fix: fit with dynamic=... holding the plan's columns for the history."
         )
         given = plan.columns.drop(data.columns.key).tolist()
         unknown = [c for c in given if c not in data.dynamic.columns]

@@ -3,26 +3,11 @@
 import pandas as pd
 import pytest
 
+from tests.data.test_validate import error_of, frame
 from trendcast.data.validate import DataValidationError, validate
 from trendcast.errors import Fix, Setting, Term, cli_message
 
 PARAMETERS = ("id_col", "time_col", "target_col", "freq", "fill_gaps", "clip_negative")
-
-
-def frame(**overrides):
-    base = {
-        "unique_id": ["a", "a", "a", "b", "b", "b"],
-        "ds": ["2024-01-01", "2024-01-02", "2024-01-03"] * 2,
-        "y": [1.0, 0.0, 2.0, 3.0, 4.0, 5.0],
-    }
-    base.update(overrides)
-    return pd.DataFrame(base)
-
-
-def error_of(df, **kwargs) -> DataValidationError:
-    with pytest.raises(DataValidationError) as info:
-        validate(df, **kwargs)
-    return info.value
 
 
 # Bad inputs whose fixes name a parameter or hold Python code, with the option the CLI shows.

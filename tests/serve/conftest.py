@@ -64,3 +64,37 @@ def server(served_workspace):
     running = Server(create_app(served_workspace["path"]))
     yield running
     running.stop()
+
+
+def copy_workspace(served_workspace, folder, name="copy.duckdb"):
+    """A copy of the served workspace and its saved models, for a test that changes them."""
+    import shutil
+
+    ws = folder / name
+    shutil.copy(served_workspace["path"], ws)
+    shutil.copytree(f"{served_workspace['path']}.models", f"{ws}.models")
+    return ws
+
+
+def serve_process(ws):
+    """``trendcast serve`` on ``ws`` in its own process on a free port, once it answers."""
+    import subprocess
+    import sys
+
+    import httpx
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    command = [sys.executable, "-m", "trendcast.cli", "serve", "--workspace", str(ws),
+               "--port", str(port)]  # fmt: skip
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        try:
+            httpx.get(f"http://127.0.0.1:{port}/health", timeout=2)
+            return process, f"http://127.0.0.1:{port}"
+        except httpx.TransportError:
+            time.sleep(0.2)
+    process.kill()
+    raise RuntimeError("the server did not start")

@@ -1,21 +1,15 @@
 """trendcast keys and trendcast serve from the command line."""
 
 import signal
-import socket
-import subprocess
-import sys
-import time
 
 import httpx
 
+from tests.serve.conftest import copy_workspace, serve_process
 from trendcast.cli import main
 
 
 def test_keys_are_created_shown_once_listed_and_revoked(served_workspace, tmp_path, capsys):
-    import shutil
-
-    ws = tmp_path / "keys.duckdb"
-    shutil.copy(served_workspace["path"], ws)
+    ws = copy_workspace(served_workspace, tmp_path)
     assert main(["keys", "create", "erp", "--workspace", str(ws), "--read-only"]) == 0
     token = capsys.readouterr().out.strip().splitlines()[-1]
     assert token.startswith("tc_") and len(token) > 40
@@ -29,27 +23,10 @@ def test_keys_are_created_shown_once_listed_and_revoked(served_workspace, tmp_pa
 
 
 def test_serve_answers_on_its_port_and_stops_on_a_signal(served_workspace, tmp_path):
-    import shutil
-
-    ws = tmp_path / "served.duckdb"
-    shutil.copy(served_workspace["path"], ws)
-    shutil.copytree(f"{served_workspace['path']}.models", f"{ws}.models")
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    command = [sys.executable, "-m", "trendcast.cli", "serve", "--workspace", str(ws),
-               "--port", str(port)]  # fmt: skip
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    process, url = serve_process(copy_workspace(served_workspace, tmp_path))
     try:
-        deadline, health = time.time() + 60, None
-        while time.time() < deadline:
-            try:
-                health = httpx.get(f"http://127.0.0.1:{port}/health", timeout=2)
-                break
-            except httpx.TransportError:
-                time.sleep(0.2)
-        assert health is not None and health.json()["models"] == ["shop"]
-        body = httpx.get(f"http://127.0.0.1:{port}/v1/forecasts", params={"limit": 1}).json()
+        assert httpx.get(f"{url}/health").json()["models"] == ["shop"]
+        body = httpx.get(f"{url}/v1/forecasts", params={"limit": 1}).json()
         assert body["model"] == "shop@1"
     finally:
         process.send_signal(signal.SIGINT)
