@@ -96,9 +96,17 @@ def apply_plan(dynamic: pd.DataFrame | None, plan: pd.DataFrame, columns: Column
     planned = plan.set_index(key)
     combined = base.reindex(base.index.union(planned.index))
     for name in planned.columns:
-        if isinstance(combined[name].dtype, pd.CategoricalDtype):
-            combined[name] = combined[name].astype(object)
-        combined.loc[planned.index, name] = planned[name].to_numpy()
+        column, given = combined[name], planned[name]
+        if isinstance(column.dtype, pd.CategoricalDtype):
+            combined[name] = column.astype(object)
+        elif (
+            pd.api.types.is_numeric_dtype(column)
+            and pd.api.types.is_numeric_dtype(given)
+            and column.dtype != given.dtype
+        ):
+            # A float64 plan widens a float32 column first: setting it would upcast with a warning.
+            combined[name] = column.astype(np.promote_types(column.dtype, given.dtype))
+        combined.loc[planned.index, name] = given.to_numpy()
     return combined.reset_index()
 
 
