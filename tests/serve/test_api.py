@@ -187,3 +187,24 @@ def test_an_internal_error_shows_no_trace(served_workspace, monkeypatch):
     )
     assert reply.status_code == 500 and "secret" not in reply.text
     assert reply.json()["error"] == "internal error"
+
+
+def test_a_model_that_cannot_forecast_leaves_the_server_up_saying_why(
+    served_workspace, tmp_path, monkeypatch
+):
+    from fastapi.testclient import TestClient
+
+    from tests.serve.conftest import copy_workspace
+    from trendcast.serve import create_app, state
+
+    ws = copy_workspace(served_workspace, tmp_path)
+    Workspace(ws).delete("shop_forecasts")  # the server must forecast at start
+
+    def no_plan(*args, **kwargs):
+        raise ValueError("the model reads ['event'] at the forecast periods: add the plan")
+
+    monkeypatch.setattr(state, "forecast_saved", no_plan)
+    with TestClient(create_app(ws), raise_server_exceptions=False) as client:
+        assert client.get("/health").status_code == 200
+        reply = client.get("/v1/forecasts")
+        assert reply.status_code == 400 and "add the plan" in reply.json()["error"]

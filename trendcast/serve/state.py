@@ -5,6 +5,7 @@ writer at a time) and the request metrics."""
 from __future__ import annotations
 
 import json
+import sys
 import threading
 import time
 import traceback
@@ -189,7 +190,10 @@ class ServerState:
         models = self.workspace.models.list()
         names = sorted(models.loc[models["kind"] == "forecaster", "name"].unique())
         for name in [self.default_model] if self.default_model else names:
-            self.served(name)
+            try:
+                self.served(name)
+            except Exception as error:  # the server still starts; requests for it say why
+                print(f"warning: {name} is not served yet: {error}", file=sys.stderr)
 
     def all_served(self) -> list[Served]:
         return list(self._served.values())
