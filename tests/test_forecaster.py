@@ -98,3 +98,15 @@ def test_default_line_up_runs_end_to_end(seasonal_sales):
         backtest[[f"{a}-q-0.9" for a in aliases]].to_numpy()
         >= backtest[[f"{a}-q-0.1" for a in aliases]].to_numpy()
     )
+
+
+@pytest.mark.parametrize(("freq", "start", "h"), [("D", "2023-01-02", 100_000),
+                                                  ("W-SUN", "2023-01-01", 13_000),
+                                                  ("MS", "2023-01-01", 4_000)])  # fmt: skip
+def test_a_horizon_past_the_last_timestamp_is_refused_not_wrapped(freq, start, h):
+    df = make_series(n_series=2, n_periods=30, freq=freq, start=start)
+    fitted = Forecaster([Naive()]).fit(df)
+    with pytest.raises(ValueError, match="ask for fewer periods"):
+        fitted.predict(h)
+    last = df["ds"].max()
+    assert (fitted.predict(3)["ds"] > last).all()

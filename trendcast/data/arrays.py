@@ -38,9 +38,23 @@ def shift_periods(start: np.ndarray, steps: np.ndarray, freq: str) -> np.ndarray
     steps = np.asarray(steps, dtype=np.int64)
     if freq == "MS":
         months = pd.DatetimeIndex(start).to_period("M").asi8 + steps
+        _check_in_range(months.astype("datetime64[M]").astype("datetime64[D]"))
         return pd.PeriodIndex.from_ordinals(months, freq="M").to_timestamp().to_numpy()
     unit = 7 if freq.startswith("W") else 1
+    days = start.astype("datetime64[D]") + (steps * unit).astype("timedelta64[D]")
+    _check_in_range(days)
     return start + (steps * unit).astype("timedelta64[D]")
+
+
+def _check_in_range(days: np.ndarray) -> None:
+    # Compared in days: in nanoseconds the dates past the range would wrap around.
+    highest = np.datetime64(pd.Timestamp.max.date(), "D") - np.timedelta64(1, "D")
+    lowest = np.datetime64(pd.Timestamp.min.date(), "D") + np.timedelta64(1, "D")
+    if len(days) and (days.max() > highest or days.min() < lowest):
+        raise ValueError(
+            f"the periods asked for reach {max(days.max(), highest)}, past {highest}, the "
+            "last date a timestamp can hold: ask for fewer periods."
+        )
 
 
 @dataclass
