@@ -278,3 +278,22 @@ def test_a_run_killed_mid_write_leaves_the_tables_and_their_history_as_they_were
     assert workspace.history("orders")["run_id"].tolist() == [second, first]
     pd.testing.assert_frame_equal(workspace.read("orders"), _orders(2))
     pd.testing.assert_frame_equal(workspace.read("orders", run=first), _orders(1))
+
+
+def test_csv_cells_a_spreadsheet_would_run_are_written_as_text(tmp_path):
+    from trendcast.data.io import write_frame
+
+    frame = pd.DataFrame(
+        {
+            "unique_id": ['=HYPERLINK("http://x","y")', "@SUM(A1)", "+1+1", "-2", "SKU-1", None],
+            "order_qty": [-1.0, 2.0, 3.0, 4.0, 5.0, 6.0],
+        }
+    )
+    back = pd.read_csv(write_frame(frame, tmp_path / "orders.csv"), dtype={"unique_id": str})
+    assert back["unique_id"].tolist()[:5] == [
+        "'=HYPERLINK(\"http://x\",\"y\")", "'@SUM(A1)", "'+1+1", "'-2", "SKU-1",
+    ]  # fmt: skip
+    assert back["order_qty"].tolist() == frame["order_qty"].tolist()  # numbers as they are
+    assert frame["unique_id"].iloc[0].startswith("=")  # the caller's frame is untouched
+    parquet = pd.read_parquet(write_frame(frame, tmp_path / "orders.parquet"))
+    pd.testing.assert_frame_equal(parquet, frame)

@@ -65,6 +65,25 @@ def atomic_folder(path: str | Path, write: Callable[[Path], None]) -> Path:
     return path
 
 
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _defused(df: pd.DataFrame) -> pd.DataFrame:
+    """``df`` with the text cells a spreadsheet would run as formulas quoted (see above)."""
+    out = None
+    for column in df.columns:
+        values = df[column]
+        if not (pd.api.types.is_object_dtype(values) or isinstance(values.dtype, (
+                pd.StringDtype, pd.CategoricalDtype))):  # fmt: skip
+            continue
+        text = values.astype("string")
+        risky = text.str.startswith(_FORMULA_START).fillna(False).to_numpy(bool)
+        if risky.any():
+            out = df.copy() if out is None else out
+            out[column] = values.astype(object).where(~risky, "'" + text.astype(object))
+    return df if out is None else out
+
+
 def read_frame(path: str | Path) -> pd.DataFrame:
     """Reads a CSV or Parquet file, with an error that says what went wrong."""
     path = Path(path)
@@ -85,10 +104,17 @@ def read_frame(path: str | Path) -> pd.DataFrame:
 
 
 def write_frame(df: pd.DataFrame, path: str | Path) -> Path:
-    """Writes ``df`` as CSV or Parquet (by the suffix of ``path``), atomically."""
+    """Writes ``df`` as CSV or Parquet (by the suffix of ``path``), atomically.
+
+    In a CSV, a text cell that a spreadsheet would run as a formula (starting with ``=``,
+    ``+``, ``-``, ``@``, a tab or a carriage return: an id such as ``=HYPERLINK(...)``) is
+    written with a leading ``'``, so shop staff opening the file see the text. Numbers and
+    Parquet files are written as they are.
+    """
     suffix = Path(path).suffix.lower()
     if suffix == ".csv":
-        return atomic_write(path, lambda tmp: df.to_csv(tmp, index=False))
+        safe = _defused(df)
+        return atomic_write(path, lambda tmp: safe.to_csv(tmp, index=False))
     if suffix in (".parquet", ".pq"):
         return atomic_write(path, lambda tmp: df.to_parquet(tmp, index=False))
     raise ValueError(f"cannot write '{suffix}' files: name the output .csv or .parquet.")
