@@ -297,3 +297,14 @@ def test_csv_cells_a_spreadsheet_would_run_are_written_as_text(tmp_path):
     assert frame["unique_id"].iloc[0].startswith("=")  # the caller's frame is untouched
     parquet = pd.read_parquet(write_frame(frame, tmp_path / "orders.parquet"))
     pd.testing.assert_frame_equal(parquet, frame)
+    # Excel too: openpyxl would store the first id as a formula.
+    import openpyxl
+
+    from trendcast.app.workspace import export_table
+
+    Workspace(tmp_path / "ws.duckdb").write("orders", frame)
+    book = openpyxl.load_workbook(
+        export_table(tmp_path / "ws.duckdb", "orders", tmp_path / "o.xlsx")
+    )
+    cells = [cell for row in book.active.iter_rows(min_row=2) for cell in row[:1]]
+    assert [c.data_type for c in cells[:5]] == ["s"] * 5 and cells[0].value.startswith("'=")

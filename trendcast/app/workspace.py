@@ -411,7 +411,7 @@ def _quantiles(forecasts: pd.DataFrame, model: str | None) -> tuple[float, ...]:
 
 
 def _write_excel(frame: pd.DataFrame, path: str | Path, *, sheet: str) -> Path:
-    from trendcast.data.io import atomic_write
+    from trendcast.data.io import atomic_write, spreadsheet_safe
 
     if len(frame) >= _EXCEL_ROWS or len(frame.columns) > _EXCEL_COLUMNS:
         raise ValueError(
@@ -419,7 +419,7 @@ def _write_excel(frame: pd.DataFrame, path: str | Path, *, sheet: str) -> Path:
             f"Excel sheet holds ({_EXCEL_ROWS - 1:,} rows, {_EXCEL_COLUMNS:,} columns): export it "
             "as .csv or .parquet."
         )
-    out = frame.copy()
+    out = spreadsheet_safe(frame).copy()  # openpyxl would store "=..." text as a formula
     for column in out.columns:
         if isinstance(out[column].dtype, pd.DatetimeTZDtype):
             out[column] = out[column].dt.tz_convert("UTC").dt.tz_localize(None)

@@ -68,7 +68,7 @@ def atomic_folder(path: str | Path, write: Callable[[Path], None]) -> Path:
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
-def _defused(df: pd.DataFrame) -> pd.DataFrame:
+def spreadsheet_safe(df: pd.DataFrame) -> pd.DataFrame:
     """``df`` with the text cells a spreadsheet would run as formulas quoted (see above)."""
     out = None
     for column in df.columns:
@@ -113,7 +113,7 @@ def write_frame(df: pd.DataFrame, path: str | Path) -> Path:
     """
     suffix = Path(path).suffix.lower()
     if suffix == ".csv":
-        safe = _defused(df)
+        safe = spreadsheet_safe(df)
         return atomic_write(path, lambda tmp: safe.to_csv(tmp, index=False))
     if suffix in (".parquet", ".pq"):
         return atomic_write(path, lambda tmp: df.to_parquet(tmp, index=False))
