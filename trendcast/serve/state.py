@@ -13,6 +13,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -59,8 +60,9 @@ class Served:
     def data_hash(self) -> str:
         return str(self.version.meta.get("data_hash", ""))
 
-    @property
+    @cached_property
     def ids(self) -> list[str]:
+        """The series, in the forecasts' order."""
         return list(dict.fromkeys(self.forecasts.index))
 
     def rows_json(self, series_id: str) -> str:
