@@ -196,6 +196,9 @@ class ServerState:
                 self.served(name)
             except Exception as error:  # the server still starts; requests for it say why
                 print(f"warning: {name} is not served yet: {error}", file=sys.stderr)
+        if not self.default_model and len(names) == 1 and names[0] in self._served:
+            # Requests that name no model get the only one, as loaded.
+            self._served[""], self._stamps[""] = self._served[names[0]], self._stamps[names[0]]
 
     def all_served(self) -> list[Served]:
         return list(self._served.values())
