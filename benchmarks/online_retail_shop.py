@@ -18,7 +18,9 @@ wholesaler's year, no unit costs and no stock in the file.
    picked in hindsight, which favours the rule) whose fill rate reaches trendcast's.
 
 Run: ``.venv/bin/python benchmarks/online_retail_shop.py [--cutoffs 4]``; writes
-benchmarks/results/online_retail_shop.csv (the replay) and prints every figure.
+benchmarks/results/online_retail_shop.csv (the replay) and prints every figure. ``--prices``
+only compares the elasticities from the week's median line price (what the import stores) and
+from the quantity-weighted mean price paid.
 """
 
 from __future__ import annotations
@@ -99,6 +101,31 @@ def whole_log(tmp: Path) -> pd.DataFrame:
     return Workspace(ws).read_shop("input").sales
 
 
+def price_signals(tmp: Path) -> None:
+    """The elasticities from the week's median line price (what the import stores) and from
+    the quantity-weighted mean price paid, on the same weeks."""
+    from trendcast.decisions.elasticity import estimate_elasticities
+
+    ws = str(tmp / "prices.duckdb")
+    _cli("import", str(LOG), "--workspace", ws)
+    shop = Workspace(ws).read_shop("input")
+    log = pd.read_parquet(LOG)
+    log = log[(log["Quantity"] > 0) & (log["UnitPrice"] > 0) & log["Description"].notna()]
+    week = log["InvoiceDate"].dt.to_period("W-SUN").dt.start_time  # weeks from Monday
+    paid = (log["Quantity"] * log["UnitPrice"]).groupby([log["Description"], week]).sum()
+    weighted = (paid / log.groupby([log["Description"], week])["Quantity"].sum()).rename("mean")
+    weighted.index.names = ["unique_id", "ds"]
+    dynamic = shop.dynamic.merge(weighted.reset_index(), on=["unique_id", "ds"], how="left")
+    dynamic["mean"] = dynamic.groupby("unique_id")["mean"].ffill()
+    for name, column in (("median line price", "price"), ("quantity-weighted mean", "mean")):
+        found = estimate_elasticities(
+            shop.sales, dynamic.assign(price=dynamic[column]), shop.static
+        )
+        sure = (found["upper"] < 0).mean()
+        print(f"{name}: median elasticity {found['elasticity'].median():.2f}, surely negative "
+              f"{sure:.1%}, positive {(found['elasticity'] > 0).mean():.1%}")  # fmt: skip
+
+
 def replay(tmp: Path, demand: pd.DataFrame, n_cutoffs: int) -> pd.DataFrame:
     """Step 2: orders from the log up to each cutoff against the two weeks that followed."""
     log = pd.read_parquet(LOG)
@@ -159,9 +186,16 @@ def _score(level: pd.Series, demand: pd.Series, flagged: pd.Series | None) -> di
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cutoffs", type=int, default=4)
+    parser.add_argument(
+        "--prices", action="store_true", help="only compare the two weekly price signals"
+    )
     args = parser.parse_args()
     if not LOG.exists():
         raise SystemExit(f"the Online Retail log is not at {LOG}")
+    if args.prices:
+        with tempfile.TemporaryDirectory() as tmp:
+            price_signals(Path(tmp))
+        return
     with tempfile.TemporaryDirectory() as tmp:
         demand = whole_log(Path(tmp))
         table = replay(Path(tmp), demand, args.cutoffs)

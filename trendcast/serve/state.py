@@ -216,10 +216,6 @@ class ServerState:
             self._keys = (now, list_keys(self.workspace, hashes=True))
         return key_scope(self._keys[1], token)
 
-    def has_keys(self) -> bool:
-        self.scope_of(None)
-        return len(self._keys[1]) > 0
-
     # -- schedule ----------------------------------------------------------------------------
     def schedule_updates(self, inbox: Path, at: str, **options: Any) -> None:
         """Every day at ``at``, an update job over the sales files in ``inbox``."""
