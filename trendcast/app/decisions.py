@@ -159,8 +159,10 @@ def price_stock(
             raise ValueError("the stock file gives every unit cost: leave out the margin.")
         if data.dynamic is None or "price" not in data.dynamic.columns:
             raise ValueError("a margin needs the shop's prices: pass --dynamic with 'price'.")
-        prices = data.dynamic.sort_values(cols.time_col).groupby(cols.id_col)["price"].last()
-        assumed = stock[cols.id_col].map(prices) * (1 - margin)
+        from trendcast.data.plans import current_prices
+
+        # The price the forecast starts from, not a planned one.
+        assumed = stock[cols.id_col].map(current_prices(data)) * (1 - margin)
         given = stock["unit_cost"] if "unit_cost" in stock.columns else None
         stock["unit_cost"] = assumed if given is None else given.fillna(assumed)
         notes.append(

@@ -12,6 +12,16 @@ from trendcast.data.contract import ShopData
 _PROMOTION_PREFIXES = ("promo", "discount")
 
 
+def current_prices(data: ShopData, column: str = "price") -> pd.Series:
+    """Each series' last price up to its last sale (a plan of later periods left out)."""
+    cols = data.columns
+    last_day = data.sales.groupby(cols.id_col, observed=True)[cols.time_col].max()
+    dynamic = data.dynamic[[cols.id_col, cols.time_col, column]]
+    history = dynamic[dynamic[cols.time_col] <= dynamic[cols.id_col].map(last_day)]
+    history = history.sort_values(cols.time_col, kind="stable")
+    return history.groupby(cols.id_col, observed=True)[column].last()
+
+
 def is_price(name: str) -> bool:
     return name.lower().startswith("price") or name.lower().endswith("price")
 

@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from trendcast.data.contract import ShopData
+from trendcast.data.plans import current_prices
 from trendcast.decisions.elasticity import estimate_elasticities
 from trendcast.decisions.inventory import demand_paths, replenishment_plan
 from trendcast.decisions.pricing import best_price, settle_prices
@@ -222,12 +223,9 @@ def item_position(
             f"{' ...' if len(unknown) > 5 else ''}. Fix: give stock only for series in the sales."
         )
     item_of = data.static.set_index(cols.id_col)[ITEM]
-    last_day = data.sales.groupby(cols.id_col, observed=True)[cols.time_col].max()
-    dynamic = data.dynamic[[cols.id_col, cols.time_col, "price"]]
-    history = dynamic[dynamic[cols.time_col] <= dynamic[cols.id_col].map(last_day)]
     per_series = pd.DataFrame(
         {
-            "price": history.groupby(cols.id_col, observed=True)["price"].last(),
+            "price": current_prices(data),
             "demand": forecasts.groupby(cols.id_col, observed=True)[model].sum(),
         }
     )
