@@ -117,8 +117,8 @@ def test_written_files_follow_the_umask(tmp_path):
 def test_read_frame_errors(tmp_path):
     with pytest.raises(DataValidationError, match="file not found"):
         read_frame(tmp_path / "missing.csv")
-    with pytest.raises(DataValidationError, match=".csv or .parquet"):
-        read_frame(tmp_path / "sales.xlsx")
+    with pytest.raises(DataValidationError, match=".csv, .parquet or .xlsx"):
+        read_frame(tmp_path / "sales.json")
 
 
 def test_append_adds_rows_without_rewriting_and_keeps_state_on_failure(workspace):

@@ -215,9 +215,33 @@ def test_numeric_dates_are_rejected_with_a_hint():
     assert "epoch" in str(error_of(frame(ds=[1, 2, 3] * 2)))
 
 
-def test_timezone_aware_dates_are_rejected():
-    ds = pd.date_range("2024-01-01", periods=3, tz="UTC").tolist() * 2
-    assert "tz_localize" in str(error_of(frame(ds=ds)))
+@pytest.mark.parametrize(
+    "tz, ds",
+    [
+        ("local", ["2024-01-01T00:00+01:00", "2024-01-02T00:00Z", "2024-01-03T00:00-05:00"]),
+        ("UTC", ["2024-01-01T01:00+01:00", "2024-01-02T00:00Z", "2024-01-02T19:00-05:00"]),
+    ],
+)
+def test_zoned_dates_follow_one_convention_and_are_reported(tz, ds):
+    data = validate(pd.DataFrame({"unique_id": "a", "ds": ds, "y": [1, 2, 3]}), tz=tz)
+    assert data.sales["ds"].tolist() == list(pd.date_range("2024-01-01", periods=3))
+    assert any("3 timestamps had a time zone" in line for line in data.report)
+
+
+def test_zoned_dates_are_never_shifted_by_another_convention():
+    # 00:00 in Berlin is 23:00 the day before in UTC: a time of day, refused, not moved.
+    ds = ["2024-01-01T00:00+01:00", "2024-01-02T00:00+01:00"]
+    error = error_of(pd.DataFrame({"unique_id": "a", "ds": ds, "y": [1, 2]}), tz="UTC")
+    assert "time of day" in str(error)
+
+
+def test_zone_aware_dtype_and_mixed_objects_are_read():
+    aware = pd.date_range("2024-01-01", periods=3, tz="Asia/Tokyo")
+    mixed = pd.Series([aware[0], pd.Timestamp("2024-01-02"), aware[2]], dtype=object)
+    for ds in (aware, mixed):
+        data = validate(pd.DataFrame({"unique_id": "a", "ds": ds, "y": [1, 2, 3]}))
+        assert data.sales["ds"].tolist() == list(pd.date_range("2024-01-01", periods=3))
+        assert data.report
 
 
 def test_non_numeric_target_is_shown():

@@ -7,7 +7,8 @@ from tests.data.test_validate import error_of, frame
 from trendcast.data.validate import DataValidationError, validate
 from trendcast.errors import Fix, Setting, Term, cli_message
 
-PARAMETERS = ("id_col", "time_col", "target_col", "freq", "fill_gaps", "clip_negative")
+PARAMETERS = ("id_col", "time_col", "target_col", "freq", "fill_gaps", "clip_negative",
+              "time_format")  # fmt: skip
 
 
 # Bad inputs whose fixes name a parameter or hold Python code, with the option the CLI shows.
@@ -30,10 +31,10 @@ CASES = {
         {},
         "trendcast import",
     ),
-    "time zone": (
-        frame(ds=pd.date_range("2024-01-01", periods=3, tz="UTC").tolist() * 2),
+    "ambiguous day and month": (
+        frame(ds=["01/02/2024", "02/02/2024", "03/02/2024"] * 2),
         {},
-        "local dates",
+        "--time-format %d/%m/%Y",
     ),
 }
 

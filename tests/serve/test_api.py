@@ -105,7 +105,7 @@ def test_a_bad_upload_is_refused_with_the_fix_and_nothing_stored(client, served_
     assert problem["column"] == "ds" and problem["n_rows"] == 2 and problem["fix"]
     assert "Traceback" not in reply.text
     garbage = client.post("/v1/data/sales", content=b"PAR1 not parquet", headers=write)
-    assert garbage.status_code == 400 and "Parquet" in garbage.json()["error"]
+    assert garbage.status_code == 422 and "Parquet" in garbage.json()["error"]
     pd.testing.assert_frame_equal(ws.read("input_sales"), before)
 
 

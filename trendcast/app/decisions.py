@@ -127,7 +127,7 @@ def new_products(
         time_col=cols.time_col,
         target_col=cols.target_col,
     ).fit(data.sales, data.static)
-    new = as_frame(new)
+    new = as_frame(new, text_columns=[cols.id_col])
     if model.launch_col not in new.columns:
         last = pd.Timestamp(data.sales[cols.time_col].max())
         new = new.assign(**{model.launch_col: last + pd.tseries.frequencies.to_offset(data.freq)})
@@ -151,7 +151,7 @@ def price_stock(
         ids = data.sales[cols.id_col].drop_duplicates().to_numpy()
         stock = pd.DataFrame({cols.id_col: ids, "on_hand": 0.0})
         notes.append("no stock file: nothing is on hand")
-    stock = as_frame(stock).copy()
+    stock = as_frame(stock, text_columns=[cols.id_col]).copy()
     if margin is not None:
         if not 0 <= margin < 1:
             raise ValueError(f"the margin must lie in [0, 1), got {margin}: e.g. 0.4 for 40%.")
@@ -181,7 +181,7 @@ def coming_plan(forecaster: Forecaster, h: int, plan: Any = None) -> tuple[Any, 
     from trendcast.data.plans import keep_prices
 
     if plan is not None:
-        return as_frame(plan), None
+        return as_frame(plan, text_columns=[forecaster.data_.columns.id_col]), None
     data = forecaster.data_
     if data.dynamic is None:
         return None, None

@@ -200,7 +200,8 @@ def forecast_saved(
     if not horizon:
         raise ValueError(f"'{version.ref}' records no horizon: pass one.")
     horizon = to_periods(horizon, forecaster.data_.freq, name="horizon")
-    plan = as_frame(dynamic) if dynamic is not None else None
+    ids = [forecaster.data_.columns.id_col]
+    plan = as_frame(dynamic, text_columns=ids) if dynamic is not None else None
     frame = forecaster.predict(horizon, quantiles=quantiles, dynamic=plan)
     result = Forecast(frame, model=version.ref)
     if explain:

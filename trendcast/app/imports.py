@@ -80,15 +80,15 @@ def recognise_columns(names: list[str], given: dict[str, str | None]) -> dict[st
     return roles
 
 
-def read_orders(path: str | Path) -> pd.DataFrame:
-    """An order log from CSV or Parquet, every CSV column read as text: ids keep their
-    leading zeros and exact digits, and only empty cells are missing."""
+def read_orders(
+    path: str | Path, *, sep: str | None = None, encoding: str | None = None
+) -> pd.DataFrame:
+    """An order log from CSV, Parquet or Excel, every CSV column read as text: ids keep
+    their leading zeros and exact digits, numbers their written form (read by the adapter's
+    rules), and only empty cells are missing."""
     from trendcast.data.io import read_frame
 
-    path = Path(path)
-    if path.suffix.lower() == ".csv" and path.exists():
-        return pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""])
-    return read_frame(path)
+    return read_frame(path, sep=sep, encoding=encoding, text_columns=True)
 
 
 def import_orders(
@@ -98,6 +98,8 @@ def import_orders(
     freq: str = "W-MON",
     columns: dict[str, str | None] | None = None,
     source: str | None = None,
+    sep: str | None = None,
+    encoding: str | None = None,
     **options: Any,
 ) -> Imported:
     """Reads an order log, turns it into demand per product and period
@@ -105,7 +107,8 @@ def import_orders(
     workspace as the shop ``input`` with the report, in one run.
 
     Args:
-        orders: a file (CSV, Parquet) or a frame, one row per order line.
+        orders: a file (CSV, Parquet, Excel) or a frame, one row per order line; ``sep``
+            and ``encoding`` read a CSV file (detected when not given).
         freq: ``"D"``, ``"W"`` (weeks from Monday), ``"W-MON"`` .. ``"W-SUN"`` or ``"MS"``.
         columns: role -> column (``time_col``, ``product_col``, ``quantity_col``,
             ``price_col``, ``customer_col``, ``invoice_col``, ``text_col``,
@@ -117,7 +120,7 @@ def import_orders(
     from trendcast.data.validate import validate
 
     if isinstance(orders, (str, Path)):
-        source, orders = source or str(orders), read_orders(orders)
+        source, orders = source or str(orders), read_orders(orders, sep=sep, encoding=encoding)
     roles = recognise_columns([str(c) for c in orders.columns], columns or {})
     data, report = from_transactions(
         orders, **roles, freq="W-MON" if freq.upper() == "W" else freq, **options

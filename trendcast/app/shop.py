@@ -19,24 +19,47 @@ _SPAN = re.compile(r"^\s*(?P<n>\d+(\.\d+)?)\s*(?P<unit>[dwmy]?)\s*$", re.IGNOREC
 
 
 def read_shop(
-    sales: Any, *, static: Any = None, dynamic: Any = None, reviews: Any = None, **options: Any
+    sales: Any,
+    *,
+    static: Any = None,
+    dynamic: Any = None,
+    reviews: Any = None,
+    sep: str | None = None,
+    encoding: str | None = None,
+    **options: Any,
 ) -> ShopData:
-    """The validated shop from files (CSV or Parquet paths) or frames (pandas or polars).
+    """The validated shop from files (CSV, Parquet or Excel paths) or frames (pandas or polars).
 
-    ``options`` go to `trendcast.validate`: ``id_col``, ``time_col``, ``target_col``, ``freq``,
-    ``fill_gaps``, ``clip_negative``.
+    Files are read by `trendcast.data.io.read_frame` (``sep`` and ``encoding`` for CSV, the
+    series ids as text); what reading noted (a detected separator or encoding) opens the
+    report. ``options`` go to `trendcast.validate`: ``id_col``, ``time_col``, ``target_col``,
+    ``freq``, ``fill_gaps``, ``clip_negative``, ``time_format``, ``tz``.
 
     Raises:
-        DataValidationError: naming the column, the rows and the fix.
+        DataValidationError: naming the file or frame, the column, the rows and the fix.
     """
     from trendcast.data.validate import validate
 
-    side = {"static": static, "dynamic": dynamic, "reviews": reviews}
-    return validate(
-        as_frame(sales),
-        **{name: as_frame(value) for name, value in side.items() if value is not None},
-        **options,
-    )
+    reading = {"sep": sep, "encoding": encoding,
+               "text_columns": (options.get("id_col", "unique_id"),)}  # fmt: skip
+    given = {"sales": sales, "static": static, "dynamic": dynamic, "reviews": reviews}
+    frames = {name: as_frame(value, **reading) for name, value in given.items() if value is not None}
+    notes = [
+        f"{path}: {note}"
+        for name, value in given.items()
+        for path, frame in _read_files(value, frames.get(name))
+        for note in frame.attrs.get("notes", ())
+    ]
+    data = validate(frames.pop("sales"), **frames, **options)
+    return replace(data, report=[*notes, *data.report]) if notes else data
+
+
+def _read_files(value: Any, frame: Any) -> list[tuple[Any, Any]]:
+    """(path, frame) of each file ``value`` named (a path, or a list of them)."""
+    if isinstance(value, (list, tuple)):
+        return [pair for item, part in zip(value, frame, strict=True)
+                for pair in _read_files(item, part)]  # fmt: skip
+    return [(value, frame)] if isinstance(value, (str, Path)) else []
 
 
 def data_hash(data: ShopData) -> str:
@@ -62,14 +85,15 @@ def training_span(data: ShopData) -> dict[str, Any]:
     }
 
 
-def as_frame(value: Any):
-    """A frame as it is, or read from a CSV or Parquet path; a list, each of its items."""
+def as_frame(value: Any, **reading: Any):
+    """A frame as it is, or read from a CSV, Parquet or Excel path (``reading`` goes to
+    `trendcast.data.io.read_frame`); a list, each of its items."""
     if isinstance(value, (list, tuple)):
-        return [as_frame(item) for item in value]
+        return [as_frame(item, **reading) for item in value]
     if isinstance(value, (str, Path)):
         from trendcast.data.io import read_frame
 
-        return read_frame(value)
+        return read_frame(value, **reading)
     return value
 
 

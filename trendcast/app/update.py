@@ -321,13 +321,15 @@ def _incoming(shop: ShopData, new_sales: Any, dynamic: Any, replace: bool) -> _M
     """The new rows, validated with the shop's column names and frequency, merged into it."""
     columns = shop.columns
     new = validate(
-        as_frame(new_sales),
+        as_frame(new_sales, text_columns=[columns.id_col]),
         id_col=columns.id_col,
         time_col=columns.time_col,
         target_col=columns.target_col,
         freq=shop.freq,
     )
-    rows = None if dynamic is None else _new_dynamic(shop, as_frame(dynamic))
+    rows = None
+    if dynamic is not None:
+        rows = _new_dynamic(shop, as_frame(dynamic, text_columns=[columns.id_col]))
     merged = _merge(shop, new.sales, replace)
     merged.notes = [f"new rows: {line}" for line in new.report]
     # Rows repeating the stored ones change nothing, so repeating an update writes nothing.

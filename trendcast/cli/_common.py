@@ -54,7 +54,27 @@ def add_data_arguments(parser: argparse.ArgumentParser, *, sales_optional: bool 
     parser.add_argument("--freq", help="D, W-SUN (any weekday) or MS; inferred when omitted")
     parser.add_argument("--fill-gaps", action="store_true", help="fill missing periods with 0")
     parser.add_argument("--clip-negative", action="store_true", help="set negative targets to 0")
+    add_reading_arguments(parser)
+    parser.add_argument(
+        "--tz",
+        choices=("local", "UTC"),
+        default="local",
+        help="dates with a time zone: their local wall-clock date (default) or UTC's",
+    )
     parser.add_argument("--workspace", help="also store data and results in this DuckDB file")
+
+
+def add_reading_arguments(parser: argparse.ArgumentParser) -> None:
+    """How CSV files and text dates are read: separator, encoding, date layout."""
+    parser.add_argument("--sep", help="CSV field separator (default: detected from , ; tab |)")
+    parser.add_argument(
+        "--encoding", help="text encoding of CSV files (default: UTF-8, else Windows-1252)"
+    )
+    parser.add_argument(
+        "--time-format",
+        help="layout of text dates, e.g. %%d/%%m/%%Y (default: ISO 8601, or the one common "
+        "layout that reads every date)",
+    )
 
 
 def add_saved_model_argument(parser: argparse.ArgumentParser) -> None:
@@ -158,6 +178,10 @@ def load_shop(args: argparse.Namespace, *, notes: bool = True):
         freq=args.freq,
         fill_gaps=args.fill_gaps,
         clip_negative=args.clip_negative,
+        sep=args.sep,
+        encoding=args.encoding,
+        time_format=args.time_format,
+        tz=args.tz,
     )
     for line in data.report if notes else ():
         console().print(f"note: {line}")

@@ -6,7 +6,14 @@ import argparse
 import time
 from pathlib import Path
 
-from trendcast.cli._common import add_data_arguments, console, load_shop, print_scores, store
+from trendcast.cli._common import (
+    add_data_arguments,
+    add_reading_arguments,
+    console,
+    load_shop,
+    print_scores,
+    store,
+)
 
 
 def register(commands) -> None:
@@ -89,9 +96,7 @@ def register(commands) -> None:
         ("store", "store or channel: series become product x store"),
     ):
         orders.add_argument(f"--{role}-col", help=f"column of the {what}")
-    orders.add_argument(
-        "--time-format", help="strftime format of the timestamps, e.g. %%d/%%m/%%Y %%H:%%M"
-    )
+    add_reading_arguments(orders)
     orders.add_argument(
         "--cancel-prefix", default="C", help="invoices starting with it are cancellations"
     )
@@ -152,6 +157,8 @@ def _import(args: argparse.Namespace) -> int:
         freq=args.freq,
         columns=columns,
         time_format=args.time_format,
+        sep=args.sep,
+        encoding=args.encoding,
         cancel_prefix=args.cancel_prefix or None,
         cancel_window=unless_none(args.cancel_window, None),
         non_products=unless_none(args.non_products, NON_PRODUCTS),

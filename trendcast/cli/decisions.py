@@ -229,7 +229,7 @@ def _trends(args: argparse.Namespace) -> int:
         forecaster=forecaster,
         horizon=horizon,
         dynamic=plan,
-        stock=read_frame(args.stock) if args.stock else None,
+        stock=read_frame(args.stock, text_columns=[cols.id_col]) if args.stock else None,
         level=args.level,
         window=window,
         launch_peers=args.launch_peers,
@@ -287,7 +287,7 @@ def _plan(args: argparse.Namespace) -> int:
     id_col = data.columns.id_col
     screen = console()
     if args.stock:
-        stock = read_frame(args.stock)
+        stock = read_frame(args.stock, text_columns=[id_col])
     else:
         stock = pd.DataFrame({id_col: forecaster.arrays_.ids, "on_hand": 0.0})
         screen.print("note: no --stock: nothing is on hand, every series orders its full need")
@@ -298,7 +298,7 @@ def _plan(args: argparse.Namespace) -> int:
         review_period=review,
         service_level=args.service_level,
         service_kind="fill_rate" if args.fill_rate else "cycle",
-        on_order=read_frame(args.on_order) if args.on_order else None,
+        on_order=read_frame(args.on_order, text_columns=[id_col]) if args.on_order else None,
         n_samples=args.samples,
         dynamic=plan,
     )
@@ -336,7 +336,7 @@ def _price(args: argparse.Namespace) -> int:
 
     bounds = numbers(args.bounds, "--bounds", count=2)
     # Checked before the forecaster is fitted, so a missing input fails at once.
-    given = read_frame(args.stock) if args.stock else None
+    given = read_frame(args.stock, text_columns=[args.id_col]) if args.stock else None
     if args.limit_to_stock and given is None:
         raise ValueError("--limit-to-stock caps sales at the stock on hand: pass --stock.")
     costs = given is not None and "unit_cost" in given.columns
@@ -424,7 +424,8 @@ def _decision_forecaster(args: argparse.Namespace):
         )
     forecaster, data, ref = decision_forecaster(workspace=args.workspace, model=args.model)
     console().print(f"deciding from {ref}, no refit")
-    return forecaster, data, as_frame(args.dynamic) if args.dynamic else None, ref
+    plan = as_frame(args.dynamic, text_columns=[data.columns.id_col]) if args.dynamic else None
+    return forecaster, data, plan, ref
 
 
 def _coldstart(args: argparse.Namespace) -> int:

@@ -69,7 +69,7 @@ def _text_search(args: argparse.Namespace) -> int:
     from trendcast.data.store import Workspace
     from trendcast.text import search_catalogue, similar_products
 
-    catalogue = read_frame(args.static)
+    catalogue = read_frame(args.static, text_columns=[args.id_col or "item_id", "unique_id"])
     encoder = text_encoder(args, Workspace(args.workspace) if args.workspace else None)
     options = {"k": args.k, "encoder": encoder, "id_col": args.id_col}
     if args.command == "similar":

@@ -1,18 +1,23 @@
-"""Reading and writing frames and files; every write goes to a temporary file, then a rename."""
+"""Reading and writing frames and files: files are read as written, without guessing types, and
+every write goes to a temporary file, then a rename."""
 
 from __future__ import annotations
 
+import csv
+import io
 import os
+import re
 import shutil
 import tempfile
-from collections.abc import Callable
+import warnings
+from collections.abc import Callable, Collection
 from pathlib import Path
+from typing import Any, BinaryIO
 
+import numpy as np
 import pandas as pd
 
-from trendcast.data.validate import DataValidationError
-
-_READERS = {".csv": pd.read_csv, ".parquet": pd.read_parquet, ".pq": pd.read_parquet}
+from trendcast.errors import DataValidationError, Fix, Setting
 
 
 def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:
@@ -84,23 +89,291 @@ def spreadsheet_safe(df: pd.DataFrame) -> pd.DataFrame:
     return df if out is None else out
 
 
-def read_frame(path: str | Path) -> pd.DataFrame:
-    """Reads a CSV or Parquet file, with an error that says what went wrong."""
+def read_frame(
+    path: str | Path,
+    *,
+    sep: str | None = None,
+    encoding: str | None = None,
+    text_columns: Collection[str] | bool = (),
+    sheet: str | int | None = None,
+) -> pd.DataFrame:
+    """Reads a CSV, Parquet or Excel (.xlsx) file as it is written, or says why it cannot.
+
+    CSV: the separator is detected (``,`` ``;`` tab ``|``) unless ``sep`` is given; the
+    encoding from a byte-order mark (UTF-8, UTF-16), else UTF-8, else Windows-1252 (Latin-1),
+    which ``frame.attrs["notes"]`` then says, as it says a detected separator other than a
+    comma. Quoted fields may hold separators and line breaks. Nothing is re-typed by guess: a
+    column becomes numbers (or booleans) only when every value is one and none is written
+    with a leading zero (``007`` stays text); ``text_columns`` (ids; True: every column) stay
+    text whatever they hold, and only an empty cell is missing in them (``NA`` is an id).
+    Elsewhere ``NA``, ``NaN``, ``null``, ``None`` and empty cells are missing. Dates stay
+    text, for the validator to read in one layout.
+
+    Raises:
+        DataValidationError: naming the file (and line) and how to fix it, for a missing file,
+            an unknown suffix, an empty file, a line with more fields than the header, an
+            unclosed quote, a header naming a column twice, or text in another encoding.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> path = pathlib.Path(tempfile.mkdtemp()) / "sales.csv"
+        >>> _ = path.write_text("unique_id;ds;y\\n007;2024-01-01;2\\n", encoding="utf-8-sig")
+        >>> frame = read_frame(path)
+        >>> frame.to_dict("records"), frame.attrs["notes"]
+        ([{'unique_id': '007', 'ds': '2024-01-01', 'y': 2}], ["separator ';' detected"])
+    """
     path = Path(path)
-    reader = _READERS.get(path.suffix.lower())
-    if reader is None:
+    suffix = path.suffix.lower()
+    if suffix not in (".csv", ".txt", ".tsv", ".parquet", ".pq", ".xlsx"):
         raise DataValidationError(
             f"cannot read '{path.suffix}' files.",
             frame=str(path),
-            fix="give a .csv or .parquet file.",
+            fix="give a .csv, .parquet or .xlsx file.",
         )
-    if not path.exists():
+    if not path.is_file():
         raise DataValidationError(
-            "file not found.",
+            "file not found." if not path.exists() else "is not a file.",
             frame=str(path),
             fix="check the path (relative to the current folder).",
         )
-    return reader(path)
+    with path.open("rb") as handle:
+        return read_source(
+            handle,
+            name=str(path),
+            kind=suffix.lstrip("."),
+            sep=sep,
+            encoding=encoding,
+            text_columns=text_columns,
+            sheet=sheet,
+        )
+
+
+def read_source(
+    source: BinaryIO,
+    *,
+    name: str,
+    kind: str = "csv",
+    sep: str | None = None,
+    encoding: str | None = None,
+    text_columns: Collection[str] | bool = (),
+    sheet: str | int | None = None,
+) -> pd.DataFrame:
+    """`read_frame` of an open binary file (an upload): ``kind`` is its format, ``csv``,
+    ``parquet`` or ``xlsx``; ``name`` names it in errors."""
+    if kind in ("parquet", "pq"):
+        frame = _read_parquet(source, name)
+    elif kind == "xlsx":
+        frame = _read_excel(source, name, text_columns, sheet)
+    else:
+        frame = _read_csv(source, name, sep, encoding, text_columns)
+    frame.attrs.setdefault("notes", [])
+    return frame
+
+
+def _read_parquet(source: BinaryIO, name: str) -> pd.DataFrame:
+    import pyarrow
+
+    try:
+        return pd.read_parquet(source)
+    except (pyarrow.ArrowException, OSError, ValueError) as error:
+        raise DataValidationError(
+            f"is not a readable Parquet file ({_first_line(error)}).",
+            frame=name,
+            fix="write it again with pandas, polars, DuckDB or Spark, or give it as CSV.",
+        ) from None
+
+
+def _read_excel(
+    source: BinaryIO, name: str, text_columns: Collection[str] | bool, sheet: str | int | None
+) -> pd.DataFrame:
+    from zipfile import BadZipFile
+
+    try:  # cells' stored values: a formula is read as its last result, never evaluated
+        frame = pd.read_excel(source, sheet_name=0 if sheet is None else sheet, dtype=object,
+                              engine="openpyxl")  # fmt: skip
+    except (BadZipFile, KeyError, ValueError, OSError) as error:
+        raise DataValidationError(
+            f"is not a readable Excel workbook, or has no such sheet ({_first_line(error)}).",
+            frame=name,
+            fix="save it as .xlsx from your spreadsheet, or export the sheet as CSV.",
+        ) from None
+    _check_header([str(c) for c in frame.columns], name)
+    for column in frame.columns:
+        if text_columns is True or column in text_columns:
+            frame[column] = frame[column].map(_cell_text, na_action="ignore")
+    return frame.infer_objects()
+
+
+def _cell_text(value: Any) -> str:
+    """A spreadsheet cell as its text: 12 (stored as 12.0) is '12'."""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+_SEPARATORS = (",", ";", "\t", "|")
+_SNIFF_BYTES = 1 << 16
+# Written for "no value" by spreadsheets, databases and pandas; missing except in text columns.
+_MISSING = frozenset({"", "NA", "N/A", "n/a", "NaN", "nan", "NULL", "null", "None", "none",
+                      "#N/A", "<NA>"})  # fmt: skip
+_LEADING_ZERO = r"^\s*[+-]?0\d"
+_BOOLEANS = {"true": True, "false": False, "TRUE": True, "FALSE": False, "True": True,
+             "False": False}  # fmt: skip
+
+
+def _read_csv(
+    source: BinaryIO,
+    name: str,
+    sep: str | None,
+    encoding: str | None,
+    text_columns: Collection[str] | bool,
+) -> pd.DataFrame:
+    notes: list[str] = []
+    start = source.tell()
+    sample = source.read(_SNIFF_BYTES)
+    if not sample.strip():
+        raise DataValidationError(
+            "the file is empty.", frame=name, fix="check the export that wrote it."
+        )
+    guessed = encoding is None
+    encoding = encoding or _encoding(sample)
+    text = sample.decode(encoding, errors="ignore").lstrip("\ufeff")
+    if sep is None:
+        sep = _sniff_separator(text)
+        if sep != ",":
+            notes.append(f"separator {sep!r} detected")
+    _check_header(_header(text, sep), name)
+    for attempt in (encoding, "cp1252", "latin-1") if guessed else (encoding,):
+        source.seek(start)
+        try:
+            frame = _parse_csv(source, name, sep, attempt)
+        except UnicodeDecodeError as error:
+            if not guessed or attempt == "latin-1":
+                raise DataValidationError(
+                    f"is not {attempt} text (byte {error.start:,} is {error.object[error.start:error.start + 1]!r}).",
+                    frame=name,
+                    fix=Fix.of("pass the encoding it was saved in, e.g. ",
+                               Setting("encoding", "latin-1"), " or save it as UTF-8."),
+                ) from None  # fmt: skip
+            continue
+        if attempt != encoding:
+            notes.append(
+                "not UTF-8 text: read as Windows-1252 (Latin-1); if letters look wrong, pass "
+                "the encoding it was saved in (encoding=..., --encoding)"
+            )
+        break
+    frame = _typed(frame, text_columns)
+    frame.attrs["notes"] = notes
+    return frame
+
+
+def _encoding(sample: bytes) -> str:
+    if sample.startswith(b"\xef\xbb\xbf"):
+        return "utf-8-sig"
+    if sample.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return "utf-16"
+    # UTF-16 without a mark: every other byte of ASCII text is 0.
+    if sample[1::2].count(0) > len(sample) // 4:
+        return "utf-16-le"
+    if sample[0::2].count(0) > len(sample) // 4:
+        return "utf-16-be"
+    return "utf-8"
+
+
+def _sniff_separator(text: str) -> str:
+    """The separator that splits the first lines into the same number of fields (the most)."""
+    lines = text.splitlines()[:50]
+    best, best_score = ",", (False, 1)
+    for sep in _SEPARATORS:
+        rows = [row for row in csv.reader(lines, delimiter=sep) if row]
+        if not rows or len(rows[0]) < 2:
+            continue
+        consistent = sum(len(row) == len(rows[0]) for row in rows) >= 0.9 * len(rows)
+        score = (consistent, len(rows[0]))
+        if score > best_score:
+            best, best_score = sep, score
+    return best
+
+
+def _header(text: str, sep: str) -> list[str]:
+    try:
+        return next(csv.reader(io.StringIO(text), delimiter=sep), [])
+    except csv.Error:
+        return []
+
+
+def _check_header(names: list[str], name: str) -> None:
+    repeated = sorted({n for n in names if names.count(n) > 1 and n.strip()})
+    if repeated:
+        raise DataValidationError(
+            f"the header names columns {repeated} more than once.",
+            frame=name,
+            fix="give every column its own name.",
+        )
+
+
+_FIELDS = re.compile(r"Expected (\d+) fields in line (\d+), saw (\d+)")
+_OPEN_QUOTE = re.compile(r"EOF inside string starting at row (\d+)")
+
+
+def _parse_csv(source: BinaryIO, name: str, sep: str, encoding: str) -> pd.DataFrame:
+    try:
+        with warnings.catch_warnings():
+            # More fields than the header in the first lines: pandas warns and drops them.
+            warnings.simplefilter("error", pd.errors.ParserWarning)
+            return pd.read_csv(source, sep=sep, encoding=encoding, dtype=str, index_col=False,
+                               keep_default_na=False, na_values=[""])  # fmt: skip
+    except pd.errors.EmptyDataError:
+        raise DataValidationError(
+            "the file is empty.", frame=name, fix="check the export that wrote it."
+        ) from None
+    except (pd.errors.ParserError, pd.errors.ParserWarning, csv.Error) as error:
+        message = str(error)
+        if found := _FIELDS.search(message):
+            expected, line, saw = found.groups()
+            problem = f"line {line} has {saw} fields where the header has {expected}."
+        elif found := _OPEN_QUOTE.search(message):
+            problem = f'a quote (") opened on data row {found[1]} is never closed.'
+        elif isinstance(error, pd.errors.ParserWarning):
+            problem = "a line has more fields than the header."
+        else:
+            problem = f"cannot be read as CSV ({_first_line(error)})."
+        shown = {",": "comma", ";": "semicolon", "\t": "tab", "|": "bar"}.get(sep, repr(sep))
+        raise DataValidationError(
+            problem,
+            frame=name,
+            fix=Fix.of(
+                f"quote fields that hold the separator ({shown}) or a line break in double "
+                "quotes, close every quote, or pass the separator the file uses, e.g. ",
+                Setting("sep", ";"),
+                ".",
+            ),
+        ) from None
+
+
+def _typed(frame: pd.DataFrame, text_columns: Collection[str] | bool) -> pd.DataFrame:
+    """Columns of text as numbers or booleans where every value is one (see `read_frame`)."""
+    for column in frame.columns:
+        if text_columns is True or column in text_columns:
+            continue
+        values = frame[column]
+        missing = values.isna() | values.isin(_MISSING)
+        given = values[~missing]
+        if given.empty:
+            frame[column] = np.nan
+            continue
+        if given.isin(_BOOLEANS.keys()).all() and not missing.any():
+            frame[column] = values.map(_BOOLEANS).astype(bool)
+            continue
+        numbers = pd.to_numeric(given, errors="coerce")
+        if numbers.isna().any() or given.str.contains(_LEADING_ZERO, regex=True).any():
+            continue
+        frame[column] = numbers.reindex(values.index) if missing.any() else numbers
+    return frame
+
+
+def _first_line(error: BaseException) -> str:
+    return (str(error).strip().splitlines() or [type(error).__name__])[0]
 
 
 def write_frame(df: pd.DataFrame, path: str | Path) -> Path:

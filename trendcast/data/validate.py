@@ -24,6 +24,7 @@ import pandas as pd
 from trendcast._frames import to_pandas
 from trendcast.data.arrays import period_index, series_starts, shift_periods
 from trendcast.data.contract import Columns, ShopData
+from trendcast.data.dates import AmbiguousDates, parse_times
 from trendcast.errors import DataValidationError, Fix, Problem, Setting, Term
 
 __all__ = [
@@ -37,6 +38,9 @@ __all__ = [
 
 MAX_ROWS = 500_000_000
 MAX_PERIODS_PER_SERIES = 100_000
+# The largest magnitude of a target or covariate: below 2**53, every integer up to it is kept
+# exactly as a float, and sums over many rows and periods stay finite.
+MAX_VALUE = 1e15
 _SHOWN_IDS = 3
 _TARGET_ALIASES = ("sales", "quantity", "qty", "units", "demand", "value", "y")
 _TIME_ALIASES = ("date", "ds", "day", "week", "timestamp", "time", "period")
@@ -57,7 +61,16 @@ _FROM_TRANSACTIONS = Term("trendcast.data.adapters.from_transactions", "trendcas
 
 
 class _Problems(list):
-    """The problems found so far: checks add to it rather than raise, so one error lists all."""
+    """The problems found so far: checks add to it rather than raise, so one error lists all.
+
+    It carries how every frame's dates are read (``time_format``, ``tz``) and the rows whose
+    time zone was dropped, per frame, for the report.
+    """
+
+    def __init__(self, time_format: str | None = None, tz: str = "local"):
+        super().__init__()
+        self.time_format, self.tz = time_format, tz
+        self.zoned: dict[str, int] = {}
 
     def add(
         self,
@@ -88,6 +101,8 @@ def validate(
     freq: str | None = None,
     fill_gaps: bool = False,
     clip_negative: bool = False,
+    time_format: str | None = None,
+    tz: str = "local",
 ) -> ShopData:
     """Validates sales and side frames against the contract and returns them as ``ShopData``.
 
@@ -103,6 +118,11 @@ def validate(
         freq: ``"D"``, ``"W-SUN"`` (any weekday) or ``"MS"``; inferred when omitted.
         fill_gaps: insert missing periods inside a series with target 0 (reported).
         clip_negative: set negative targets to 0 (reported).
+        time_format: the layout of text dates (``"%d/%m/%Y"``); without it ISO 8601, or the
+            one common layout that reads every date (dates that read both day-first and
+            month-first are refused).
+        tz: dates with a time zone are taken at their local wall-clock time (``"local"``) or
+            their instant in UTC (``"UTC"``), the zone dropped (reported).
 
     Returns:
         ShopData with sorted frames, parsed dates and float targets; ``report`` lists every change
@@ -121,7 +141,7 @@ def validate(
     """
     columns = Columns(id_col, time_col, target_col)
     report: list[str] = []
-    problems = _Problems()
+    problems = _Problems(time_format, tz)
     sales_df, ids = _sales(sales, columns, freq, fill_gaps, clip_negative, report, problems)
     if sales_df is not None:
         freq = sales_df.attrs["freq"]
@@ -142,6 +162,7 @@ def validate(
         )
     reviews_df = None if reviews is None else _reviews(reviews, ids, columns, problems)
     problems.raise_any()
+    _report_zones(problems, report)
     return ShopData(
         sales=sales_df,
         freq=freq,
@@ -167,7 +188,14 @@ def validate_sales(
     report = [] if report is None else report
     df, _ = _sales(sales, columns, freq, fill_gaps, clip_negative, report, problems)
     problems.raise_any()
+    _report_zones(problems, report)
     return df
+
+
+def _report_zones(problems: _Problems, report: list[str]) -> None:
+    taken = "their local wall-clock time" if problems.tz == "local" else "their instant in UTC"
+    for frame, rows in problems.zoned.items():
+        report.append(f"{frame}: {rows:,} timestamps had a time zone: taken at {taken}, the zone dropped")
 
 
 def validate_static(
@@ -307,6 +335,7 @@ def _static(
         return None
     df = _numbered(df)
     _check_ids(df, id_col, "static", problems)
+    _check_covariates(df, columns, "static", problems)
     given = df[id_col].notna()
     duplicated = df[df[id_col].duplicated(keep=False) & given]
     if len(duplicated):
@@ -370,6 +399,7 @@ def _dynamic(
         return None
     df = _numbered(df)  # columns are replaced, never written into, until _sorted_copy
     ids_ok = _check_ids(df, id_col, "dynamic", problems)
+    _check_covariates(df, columns, "dynamic", problems)
     dates = _parse_dates(df, time_col, "dynamic", problems)
     if ids_ok and ids is not None:
         _check_known_ids(df, ids, columns, "dynamic", problems)
@@ -566,7 +596,41 @@ def _check_ids(df: pd.DataFrame, id_col: str, frame: str, problems: _Problems) -
             rows=missing,
             fix="give every row the id of its series (e.g. SKU or SKU_store), or drop those rows.",
         )
-    return not len(missing)
+    mixed = _mixed_types(df[id_col])
+    if len(mixed) > 1:
+        kinds = df[id_col].map(_id_kind)
+        examples = df.loc[kinds.drop_duplicates().index]
+        problems.add(
+            f"ids mix {', '.join(mixed)} values (e.g. 1 and '1', or 12 and 12.0), which "
+            "could be taken for one series or for two.",
+            frame=frame,
+            column=id_col,
+            rows=examples,
+            fix=Fix.of(
+                "give every id as text, as it is written in your system.",
+                example=f"df['{id_col}'] = df['{id_col}'].astype(str)",
+            ),
+        )
+    return not len(missing) and len(mixed) <= 1
+
+
+def _id_kind(value: Any) -> str:
+    if isinstance(value, str):
+        return "text"
+    if isinstance(value, (bool, np.bool_)):
+        return "boolean"
+    if isinstance(value, (int, np.integer)):
+        return "integer"
+    if isinstance(value, (float, np.floating)):
+        return "decimal"
+    return type(value).__name__
+
+
+def _mixed_types(ids: pd.Series) -> list[str]:
+    """The kinds of value in an id column of Python objects (text, integer, ...)."""
+    if ids.dtype != object:
+        return []
+    return sorted(ids.dropna().map(_id_kind).unique())
 
 
 def _parse_dates(
@@ -574,18 +638,6 @@ def _parse_dates(
 ) -> pd.Series | None:
     """The column as timestamps, or None where its problems leave none to check further."""
     values = df[time_col]
-    if isinstance(values.dtype, pd.DatetimeTZDtype):
-        problems.add(
-            f"has time-zone aware timestamps ({values.dtype.tz}).",
-            frame=frame,
-            column=time_col,
-            rows=df.head(3),
-            fix=Fix.of(
-                "convert them to local dates, without a time zone.",
-                example=f"df['{time_col}'] = df['{time_col}'].dt.tz_localize(None)",
-            ),
-        )
-        return None
     if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
         problems.add(
             f"holds numbers ({values.dtype}), not dates.",
@@ -599,26 +651,38 @@ def _parse_dates(
             ),
         )
         return None
-    if pd.api.types.is_datetime64_any_dtype(values):
-        parsed = values.astype("datetime64[ns]")
-    else:
-        # Parse each distinct value once: dates repeat across series.
-        uniques = pd.Series(values.dropna().unique())
-        lookup = pd.Series(
-            pd.to_datetime(uniques.astype(str), errors="coerce", format="mixed").to_numpy(),
-            index=uniques,
+    try:
+        read = parse_times(values, time_format=problems.time_format, tz=problems.tz, name=time_col)
+    except AmbiguousDates as error:
+        problems.add(
+            f"{error} Day and month cannot be told apart.",
+            frame=frame,
+            column=time_col,
+            rows=df.head(3),
+            fix=Fix.of(
+                "pass the layout: ",
+                Setting("time_format", error.layouts[0]),
+                " or ",
+                Setting("time_format", error.layouts[1]),
+                ".",
+            ),
         )
-        parsed = values.map(lookup).astype("datetime64[ns]")
+        return None
+    parsed = read.times
+    if read.zoned:
+        problems.zoned[frame] = read.zoned
     bad = df[parsed.isna()]
     if len(bad):
         problems.add(
-            f"{len(bad):,} values are missing or not parsable as dates.",
+            f"{len(bad):,} values are missing or not readable as dates (or fall outside "
+            "1677-2262).",
             frame=frame,
             column=time_col,
             rows=bad,
             fix=Fix.of(
-                "use ISO dates such as 2024-03-31, or parse them yourself with their format.",
-                example=f"df['{time_col}'] = pd.to_datetime(df['{time_col}'], format='%d/%m/%Y')",
+                "use ISO dates such as 2024-03-31, or pass their layout, e.g. ",
+                Setting("time_format", "%d/%m/%Y"),
+                ".",
             ),
         )
     absurd = df[(parsed < "1900-01-01") | (parsed >= "2201-01-01")]
@@ -671,7 +735,46 @@ def _parse_target(df: pd.DataFrame, columns: Columns, problems: _Problems) -> pd
             rows=infinite,
             fix="replace them with the true quantities.",
         )
+    huge = df.loc[_beyond_bound(values, numeric) & ~np.isinf(numeric), shown]
+    if len(huge):
+        problems.add(
+            f"{len(huge):,} values exceed {MAX_VALUE:.0e} in size, beyond what trendcast keeps "
+            "exactly.",
+            column=target_col,
+            rows=huge,
+            fix="check the unit (cents, or an id in the wrong column?), or scale the values down.",
+        )
     return numeric
+
+
+def _beyond_bound(values: pd.Series, numeric: pd.Series) -> pd.Series:
+    """Where a value's magnitude exceeds `MAX_VALUE`: integers compared exactly (as written,
+    before any rounding to float), everything else as floats."""
+    beyond = numeric.abs() > MAX_VALUE
+    if values.dtype == object:  # Python ints beyond int64 have no float64 twin to compare
+        whole = values.map(lambda v: isinstance(v, int) and abs(v) > MAX_VALUE).astype(bool)
+        beyond |= whole
+    return beyond
+
+
+def _check_covariates(df: pd.DataFrame, columns: Columns, frame: str, problems: _Problems) -> None:
+    """Numeric covariates no model can use: infinite, or beyond `MAX_VALUE` in size."""
+    for column in df.columns:
+        values = df[column]
+        if column in columns.key or pd.api.types.is_bool_dtype(values):
+            continue
+        if not pd.api.types.is_numeric_dtype(values):
+            continue
+        numeric = values.to_numpy(dtype="float64", na_value=np.nan)
+        bad = df[np.isinf(numeric) | (np.abs(numeric) > MAX_VALUE)]
+        if len(bad):
+            problems.add(
+                f"{len(bad):,} values are infinite or exceed {MAX_VALUE:.0e} in size.",
+                frame=frame,
+                column=str(column),
+                rows=bad[_present(bad, [*columns.key, column])],
+                fix="replace them with the true values, or leave them empty where unknown.",
+            )
 
 
 def _check_negative(
@@ -821,19 +924,28 @@ def _infer_frequency(
 ) -> str | None:
     """The frequency of the rows' dates (None on a problem); ``dates`` are the distinct ones."""
     ds = df[columns.time_col]
-    if (dates.day == 1).all() and dates.month.nunique() > 1:
-        return "MS"
     same_series = ~series_starts(df[columns.id_col])[1:]
-    steps = np.diff(ds.to_numpy("datetime64[D]").view(np.int64))[same_series]
-    if len(steps) == 0:
+    if len(same_series) == 0 or not same_series.any():
         problems.add(
             "every series has a single row, so the frequency cannot be inferred.",
             column=columns.time_col,
             fix=Fix.of("pass ", *_FREQ_CHOICE),
         )
         return None
-    if np.gcd.reduce(steps) % 7 == 0 and dates.dayofweek.nunique() == 1:
-        return f"W-{_WEEKDAYS[int(dates.dayofweek[0])]}"
+    if (dates.day == 1).all():
+        months = ds.dt.year.to_numpy() * 12 + ds.dt.month.to_numpy()
+        step = int(np.gcd.reduce(np.diff(months)[same_series]))
+        if step == 1:
+            return "MS"
+        return _unsupported_step(f"{step} months", columns, problems)
+    steps = np.diff(ds.to_numpy("datetime64[D]").view(np.int64))[same_series]
+    step = int(np.gcd.reduce(steps))
+    if step % 7 == 0 and dates.dayofweek.nunique() == 1:
+        if step == 7:
+            return f"W-{_WEEKDAYS[int(dates.dayofweek[0])]}"
+        return _unsupported_step(f"{step // 7} weeks", columns, problems)
+    if step > 1:
+        return _unsupported_step(f"{step} days", columns, problems)
     if dates.dayofweek.nunique() > 1 and (steps % 7 == 0).any() and (steps == 1).any():
         first_step = pd.Series(steps, index=df[columns.id_col].to_numpy()[1:][same_series])
         first_step = first_step.groupby(level=0, observed=True).min()
@@ -848,6 +960,22 @@ def _infer_frequency(
             )
             return None
     return "D"
+
+
+def _unsupported_step(step: str, columns: Columns, problems: _Problems) -> None:
+    problems.add(
+        f"every date is {step} (or a multiple) from the one before in its series: a frequency "
+        "trendcast does not forecast (days, weeks and months).",
+        column=columns.time_col,
+        fix=Fix.of(
+            "if the dates are days, weeks or months with the periods between missing, pass the "
+            "frequency, ",
+            *_FREQ_CHOICE[:-1],
+            " (MS), with ",
+            Setting("fill_gaps"),
+            " if those periods had no sales; yearly or quarterly figures cannot be forecast.",
+        ),
+    )
 
 
 def _check_gaps(

@@ -514,29 +514,28 @@ def _data_routes(v1: APIRouter, state: ServerState, writer, *, max_bytes: int) -
 def _saved_upload(folder: Path, name: str, body: bytes, content_type: str) -> Path:
     """The upload as a file of its format in ``folder``, checked to be readable."""
     _parse_upload(body, content_type)  # refuses an unreadable body before any job is queued
-    parquet = body[:4] == b"PAR1" or "parquet" in content_type
-    path = folder / f"{name}.{'parquet' if parquet else 'csv'}"
+    path = folder / f"{name}.{_upload_kind(body, content_type)}"
     path.write_bytes(body)
     return path
 
 
 def _parse_upload(body: bytes, content_type: str) -> pd.DataFrame:
-    """The frame of a CSV or Parquet body, read as data only (never executed or unpickled)."""
+    """The frame of a CSV, Parquet or Excel body, read as data only (never executed or
+    unpickled) by the CLI's reader, every CSV column as text."""
+    from trendcast.data.io import read_source
+
     if not body:
         raise ValueError("the upload is empty: send the file as the request body")
+    return read_source(io.BytesIO(body), name="the upload", kind=_upload_kind(body, content_type),
+                       text_columns=True)  # fmt: skip
+
+
+def _upload_kind(body: bytes, content_type: str) -> str:
     if body[:4] == b"PAR1" or "parquet" in content_type:
-        try:
-            return pd.read_parquet(io.BytesIO(body))
-        except Exception as error:
-            raise ValueError(f"the upload is not a readable Parquet file ({error})") from None
-    try:
-        text = body.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise ValueError("the CSV upload is not UTF-8 text: save it as UTF-8") from None
-    try:
-        return pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, na_values=[""])
-    except Exception as error:
-        raise ValueError(f"the upload is not a readable CSV file ({error})") from None
+        return "parquet"
+    if body[:2] == b"PK" or "spreadsheetml" in content_type:
+        return "xlsx"
+    return "csv"
 
 
 def _store_upload(state: ServerState, frame: str, new: pd.DataFrame, mode: str) -> dict:

@@ -16,6 +16,7 @@ import pandas as pd
 
 from trendcast._frames import to_pandas
 from trendcast.data.contract import DEFAULT_COLUMNS, ShopData
+from trendcast.data.dates import AmbiguousDates, parse_times
 
 __all__ = ["EXCLUSION_REASONS", "NON_PRODUCTS", "TransactionReport", "from_transactions"]
 
@@ -189,79 +190,16 @@ def _period_start(ts: pd.Series, freq: str) -> tuple[pd.Series, str]:
     )
 
 
-# Layouts tried on text timestamps that are not ISO 8601, day-first and month-first alike: a
-# column that reads both ways (every day <= 12) is refused rather than guessed.
-_DATE_LAYOUTS = ("%m/%d/%Y", "%d/%m/%Y", "%m/%d/%y", "%d/%m/%y", "%d.%m.%Y", "%d.%m.%y",
-                 "%d-%m-%Y", "%m-%d-%Y", "%Y/%m/%d")  # fmt: skip
-_TIME_LAYOUTS = ("", " %H:%M", " %H:%M:%S")
-
-
-def _parse_times(raw: pd.Series, time_format: str | None, name: str = "time") -> pd.Series:
-    """Timestamps, NaT where unparsable.
-
-    Without a format: ISO 8601, else the one layout of `_DATE_LAYOUTS` (with or without a time)
-    that reads every value (two that read the column differently are refused: day or month
-    first cannot be told); else pandas' guess, values in another layout parsed one by one.
-    Numbers are ``YYYYMMDD`` dates or epoch seconds (or milliseconds), never nanoseconds.
-    Zone-aware timestamps are taken at their local wall-clock time.
-    """
-    if pd.api.types.is_datetime64_any_dtype(raw):
-        ts = raw
-    elif pd.api.types.is_numeric_dtype(raw):
-        ts = _number_times(raw, name)
-    else:
-        layout = time_format or _time_layout(raw, name)
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", "Could not infer format", UserWarning)
-            ts = pd.to_datetime(raw, format=layout, errors="coerce")
-            failed = ts.isna() & raw.notna()
-            if layout is None and failed.any():
-                ts = ts.copy()
-                ts[failed] = pd.to_datetime(raw[failed], format="mixed", errors="coerce")
-    if isinstance(ts.dtype, pd.DatetimeTZDtype):
-        # Periods follow the shop's local calendar: keep the wall-clock time, drop the zone.
-        ts = ts.dt.tz_localize(None)
-    return ts
-
-
-def _time_layout(raw: pd.Series, name: str) -> str | None:
-    values = pd.Series(raw.dropna().unique()).astype(str).str.strip()
-    if values.empty or pd.to_datetime(values, format="ISO8601", errors="coerce").notna().all():
-        return "ISO8601"
-    fits = {}
-    for layout in (d + t for d in _DATE_LAYOUTS for t in _TIME_LAYOUTS):
-        parsed = pd.to_datetime(values, format=layout, errors="coerce")
-        if parsed.notna().all():
-            fits[layout] = parsed
-    if not fits:
-        return None
-    (first, dates), *others = fits.items()
-    for layout, other in others:
-        differ = (dates != other).to_numpy()
-        if differ.any():
-            example = values[differ].iloc[0]
-            raise ValueError(
-                f"the dates of column '{name}' read both as {first} and as {layout} (e.g. "
-                f"'{example}' is {dates[differ].iloc[0]:%Y-%m-%d} or "
-                f"{other[differ].iloc[0]:%Y-%m-%d}): pass the layout with --time-format "
-                f"'{first}' or '{layout}' (time_format in Python)."
-            )
-    return first
-
-
-def _number_times(raw: pd.Series, name: str) -> pd.Series:
-    values = raw.dropna().to_numpy(float)
-    whole = bool((values == np.round(values)).all())
-    if whole and ((values >= 1900_01_01) & (values <= 2100_12_31)).all():
-        text = raw.astype("Int64").astype("string")
-        return pd.to_datetime(text, format="%Y%m%d", errors="coerce")
-    for unit, low, high in (("s", 1e8, 1e10), ("ms", 1e11, 1e13)):
-        if ((values >= low) & (values < high)).all():
-            return pd.to_datetime(raw, unit=unit, errors="coerce")
-    raise ValueError(
-        f"column '{name}' holds numbers that are neither YYYYMMDD dates nor epoch seconds "
-        f"(e.g. {values[0]:g}): give the times as text such as 2024-01-31 09:30."
-    )
+def _times(raw: pd.Series, time_format: str | None, name: str) -> pd.Series:
+    """Timestamps at their local wall-clock time (see `parse_times`), NaT where unreadable."""
+    try:
+        return parse_times(raw, time_format=time_format, name=name).times
+    except AmbiguousDates as error:
+        first, other = error.layouts
+        raise ValueError(
+            f"{error} Pass the layout with --time-format '{first}' or '{other}' (time_format in "
+            "Python)."
+        ) from None
 
 
 def _flag(s: pd.Series) -> np.ndarray:
@@ -415,7 +353,7 @@ def from_transactions(
     exclude("non_product", non_product)
     named = product[non_product].astype(str).value_counts()
 
-    ts = _parse_times(lines[time_col], time_format, time_col)
+    ts = _times(lines[time_col], time_format, time_col)
     exclude("bad_timestamp", ts.isna().to_numpy())
 
     qty = _numeric(lines[quantity_col])
