@@ -406,8 +406,10 @@ def test_transactions_exclusions_counted_by_reason():
         "non_product": 0,
         "bad_timestamp": 2,
         "missing_quantity": 1,
+        "unreadable_quantity": 0,
         "zero_quantity": 1,
         "missing_price": 1,
+        "unreadable_price": 0,
         "non_positive_price": 2,
         "return_before_first_sale": 2,
     }
@@ -689,3 +691,76 @@ def test_transactions_composite_ids_never_merge():
         from_transactions(
             lines, time_col="time", product_col="sku", quantity_col="qty", store_col="store"
         )
+
+
+def as_written(lines: pd.DataFrame, **columns) -> pd.DataFrame:
+    """The order lines as a CSV export holds them: every value text."""
+    out = lines.astype(object).where(lines.notna(), None)
+    return out.assign(**columns).astype(object)
+
+
+@pytest.mark.parametrize(
+    "qty, price, decimal",
+    [
+        (["1.000", "2", "3"], ["£2,55", "£1.234,50", "£3"], None),  # German grouping
+        (["1,000", "2", "3"], ["$2.55", "$1,234.50", "3 USD"], None),
+        (["1,000", "2", "3"], ["2.50", "1,234.50", "3"], None),
+        (["1 000", "2", "3"], ["2,55 €", "1234,50 €", "3 €"], None),
+        (["1.000", "2", "3"], ["2.500", "1.234", "3"], ","),  # every value reads both ways
+    ],
+)
+def test_locale_numbers_are_read_exactly(qty, price, decimal):
+    lines = pd.DataFrame(
+        {
+            "time": ["2024-01-01", "2024-01-02", "2024-01-03"],
+            "product": ["A", "A", "B"],
+            "qty": qty,
+            "price": price,
+        }  # fmt: skip
+    )
+    data, report = from_transactions(
+        lines, time_col="time", product_col="product", quantity_col="qty", price_col="price",
+        decimal=decimal, freq="D", non_products=None,
+    )  # fmt: skip
+    assert report.rows_excluded == 0
+    assert data.sales.groupby("unique_id")["y"].sum().to_dict() == {"A": 1002, "B": 3}
+
+
+def test_ambiguous_numbers_are_refused_with_the_values():
+    lines = pd.DataFrame({"time": ["2024-01-01"] * 2, "product": "A", "qty": ["1,000", "2,000"]})
+    with pytest.raises(ValueError, match=r"'1,000' 1000 or 1\?.*--decimal"):
+        from_transactions(lines, time_col="time", product_col="product", quantity_col="qty")
+
+
+def test_values_that_are_no_number_are_counted_shown_and_warned():
+    lines = pd.DataFrame(
+        {
+            "time": ["2024-01-01"] * 4,
+            "product": ["P1", "P1", "P2", "P2"],
+            "qty": ["2 pcs", "inf", "1e308", "3"],
+        }  # fmt: skip
+    )
+    data, report = from_transactions(
+        lines, time_col="time", product_col="product", quantity_col="qty", freq="D"
+    )
+    assert report.excluded["unreadable_quantity"] == 3
+    assert data.sales["y"].tolist() == [3]
+    assert "'2 pcs', 'inf', '1e308'" in str(report)
+    assert "75.0% of the lines" in report.warning
+
+
+@pytest.mark.parametrize(
+    "times",
+    [
+        [20240101, 20240102, 20240108],
+        [1704067200, 1704153600, 1704672000],  # epoch seconds
+        ["2024-01-01T10:00+01:00", "2024-01-02T10:00-08:00", "2024-01-08T23:30Z"],
+    ],
+)
+def test_integer_and_zoned_timestamps_keep_their_days(times):
+    lines = pd.DataFrame({"time": times, "product": "A", "qty": [1, 2, 3]})
+    data, _ = from_transactions(
+        lines, time_col="time", product_col="product", quantity_col="qty", freq="D"
+    )
+    days = data.sales.loc[data.sales["y"] > 0, "ds"].dt.strftime("%Y-%m-%d").tolist()
+    assert days == ["2024-01-01", "2024-01-02", "2024-01-08"]

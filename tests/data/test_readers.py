@@ -79,13 +79,10 @@ def test_unreadable_csv_is_a_data_error_with_the_fix(tmp_path, text, message):
 
 
 def test_ids_and_codes_keep_their_written_form(tmp_path):
-    text = (
-        "unique_id,ds,y,store\n"
-        + "".join(
-            f"{i},2024-01-0{d},{d},007\n"
-            for i in ("001", "01", "04006381333932", "12", "12.0", "NA", "null")
-            for d in (1, 2)
-        )
+    text = "unique_id,ds,y,store\n" + "".join(
+        f"{i},2024-01-0{d},{d},007\n"
+        for i in ("001", "01", "04006381333932", "12", "12.0", "NA", "null")
+        for d in (1, 2)
     )
     data = read_shop(written(tmp_path, text))
     assert sorted(data.sales["unique_id"].unique()) == sorted(
@@ -105,9 +102,9 @@ def test_numbers_are_typed_only_when_every_value_is_one(tmp_path):
 
 def test_excel_workbooks_are_read_with_ids_as_text(tmp_path):
     path = tmp_path / "sales.xlsx"
-    pd.DataFrame(
-        {"unique_id": ["001", 12, 13], "ds": ["2024-01-01"] * 3, "y": [1, 2, 3]}
-    ).to_excel(path, index=False)
+    pd.DataFrame({"unique_id": ["001", 12, 13], "ds": ["2024-01-01"] * 3, "y": [1, 2, 3]}).to_excel(
+        path, index=False
+    )
     frame = read_frame(path, text_columns=["unique_id"])
     assert frame["unique_id"].tolist() == ["001", "12", "13"]
     assert frame["y"].tolist() == [1, 2, 3]

@@ -105,8 +105,8 @@ def test_a_run_stores_inputs_and_results_together_with_its_id(workspace, seasona
     assert json.loads(runs["tables"][0]) == ["input_sales", "forecasts"]
 
 
-def test_a_second_writer_is_told_which_process_holds_the_workspace(workspace):
-    workspace.write("sales", pd.DataFrame({"y": [1.0]}))
+def holding(workspace, seconds: float) -> subprocess.Popen:
+    """Another process that holds the workspace's lock for ``seconds``, once it says so."""
     holder = subprocess.Popen(
         [
             sys.executable,
@@ -116,15 +116,22 @@ def test_a_second_writer_is_told_which_process_holds_the_workspace(workspace):
                 import duckdb, sys, time
                 con = duckdb.connect({str(workspace.path)!r})
                 print("holding", flush=True)
-                time.sleep(60)
+                time.sleep({seconds})
                 """
             ),
         ],
         stdout=subprocess.PIPE,
         text=True,
     )
+    assert holder.stdout.readline().strip() == "holding"
+    return holder
+
+
+def test_a_second_writer_is_told_which_process_holds_the_workspace(workspace, monkeypatch):
+    monkeypatch.setenv("TRENDCAST_LOCK_WAIT", "0.3")
+    workspace.write("sales", pd.DataFrame({"y": [1.0]}))
+    holder = holding(workspace, 60)
     try:
-        assert holder.stdout.readline().strip() == "holding"
         with pytest.raises(WorkspaceBusyError, match=f"PID {holder.pid}.*kill {holder.pid}"):
             workspace.write("other", pd.DataFrame({"y": [2.0]}))
         with pytest.raises(WorkspaceBusyError, match="time.sleep"):
@@ -141,3 +148,17 @@ def test_a_second_writer_is_told_which_process_holds_the_workspace(workspace):
             time.sleep(0.1)
     assert workspace.read("other")["y"].tolist() == [2.0]
     assert os.path.exists(workspace.path)
+
+
+def test_a_second_writer_waits_for_the_lock_and_loses_nothing(workspace, monkeypatch):
+    monkeypatch.setenv("TRENDCAST_LOCK_WAIT", "20")
+    workspace.write("sales", pd.DataFrame({"y": [1.0]}))
+    holder = holding(workspace, 1.5)
+    try:
+        started = time.monotonic()
+        workspace.append("sales", pd.DataFrame({"y": [2.0]}))  # waits, then writes
+        assert time.monotonic() - started > 0.5
+    finally:
+        holder.kill()
+        holder.wait()
+    assert workspace.read("sales")["y"].tolist() == [1.0, 2.0]

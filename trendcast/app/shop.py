@@ -43,7 +43,9 @@ def read_shop(
     reading = {"sep": sep, "encoding": encoding,
                "text_columns": (options.get("id_col", "unique_id"),)}  # fmt: skip
     given = {"sales": sales, "static": static, "dynamic": dynamic, "reviews": reviews}
-    frames = {name: as_frame(value, **reading) for name, value in given.items() if value is not None}
+    frames = {
+        name: as_frame(value, **reading) for name, value in given.items() if value is not None
+    }
     notes = [
         f"{path}: {note}"
         for name, value in given.items()

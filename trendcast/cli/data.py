@@ -98,6 +98,11 @@ def register(commands) -> None:
         orders.add_argument(f"--{role}-col", help=f"column of the {what}")
     add_reading_arguments(orders)
     orders.add_argument(
+        "--decimal",
+        choices=(".", ","),
+        help="decimal separator of quantities and prices (default: the one the values show)",
+    )
+    orders.add_argument(
         "--cancel-prefix", default="C", help="invoices starting with it are cancellations"
     )
     orders.add_argument(
@@ -157,6 +162,7 @@ def _import(args: argparse.Namespace) -> int:
         freq=args.freq,
         columns=columns,
         time_format=args.time_format,
+        decimal=args.decimal,
         sep=args.sep,
         encoding=args.encoding,
         cancel_prefix=args.cancel_prefix or None,
@@ -168,13 +174,7 @@ def _import(args: argparse.Namespace) -> int:
     screen.print(
         "columns: " + ", ".join(f"{role[:-4]}={col}" for role, col in imported.columns.items())
     )
-    screen.print(str(imported.report), markup=False, highlight=False)
-    excluded = imported.report.rows_excluded / max(imported.report.rows_in, 1)
-    if excluded > 0.01:
-        screen.print(
-            f"warning: {excluded:.1%} of the lines are left out; see the reasons above.",
-            markup=False,
-        )
+    screen.print(str(imported.report), markup=False, highlight=False)  # with any warning
     for line in imported.data.report:
         screen.print(f"note: {line}", markup=False)
     screen.print(

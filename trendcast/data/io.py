@@ -24,10 +24,15 @@ def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:
     """Calls ``write(tmp)`` on a temporary file beside ``path``, then renames it to ``path``.
 
     A failure (or crash) before the rename leaves any previous file at ``path`` untouched.
+    Temporary files carry their process id, and those of processes no longer running (killed
+    mid-write) are removed on the next write beside them.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    remove_leftovers(path.parent, path.name)
+    fd, tmp = tempfile.mkstemp(
+        dir=path.parent, prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp"
+    )
     os.close(fd)
     os.chmod(tmp, 0o666 & ~_umask())  # as an ordinary new file: mkstemp makes it owner-only
     try:
@@ -49,25 +54,101 @@ def atomic_folder(path: str | Path, write: Callable[[Path], None]) -> Path:
     """Calls ``write(tmp)`` on a fresh temporary folder beside ``path``, then puts it at
     ``path``, replacing any previous folder whole.
 
-    A failure (or crash) before the move leaves any previous folder at ``path`` untouched.
+    The finished folder is first renamed ``ready``; the old one is moved aside and the ready
+    one in. A crash at any point leaves either folder complete: one that left ``path`` empty
+    is undone by `recover_folder`, which this and every loader call first (the ready folder
+    goes in if there is one, else the old one goes back), and the leftovers of dead
+    processes are removed.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    incoming = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}-new-"))
+    recover_folder(path)
+    incoming = Path(tempfile.mkdtemp(dir=path.parent, prefix=_leftover(path.name, "new")))
     incoming.chmod(0o777 & ~_umask())
     try:
         write(incoming)
     except BaseException:
         shutil.rmtree(incoming, ignore_errors=True)
         raise
+    ready = incoming.with_name(incoming.name.replace("-new-", "-ready-", 1))
+    incoming.rename(ready)
     retired = None
     if path.exists():
-        retired = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}-old-"))
-        path.rename(retired / path.name)
-    incoming.rename(path)
+        retired = ready.with_name(ready.name.replace("-ready-", "-old-", 1))
+        path.rename(retired)
+    ready.rename(path)
     if retired is not None:
         shutil.rmtree(retired, ignore_errors=True)
     return path
+
+
+def recover_folder(path: str | Path) -> None:
+    """Completes or undoes a replacement of the folder ``path`` that a dead process left
+    half-done (see `atomic_folder`), and removes what dead processes left beside it."""
+    path = Path(path)
+    if not path.parent.is_dir():
+        return
+    found = _dead_leftovers(path.parent, path.name)
+    if not path.exists():
+        for kind in ("ready", "old"):  # the newest finished folder, else the one replaced
+            folders = sorted(
+                (p for k, p in found if k == kind and p.is_dir()), key=lambda p: p.stat().st_mtime
+            )
+            if folders:
+                folders[-1].rename(path)
+                break
+    remove_leftovers(path.parent, path.name)
+
+
+_LEFTOVER = re.compile(r"^\.(?P<name>.+?)(?:-(?P<kind>new|ready|old)-|\.)(?P<pid>\d+)[.-]")
+
+
+def _leftover(name: str, kind: str) -> str:
+    return f".{name}-{kind}-{os.getpid()}-"
+
+
+def _dead_leftovers(folder: Path, name: str | None = None) -> list[tuple[str, Path]]:
+    """(kind, path) of the temporary files (kind ``tmp``) and folders (``new``, ``ready``,
+    ``old``) in ``folder`` of processes no longer running; of ``name`` only, when given."""
+    found = []
+    try:
+        entries = list(folder.iterdir())
+    except OSError:
+        return found
+    for entry in entries:
+        match = _LEFTOVER.match(entry.name)
+        if match is None or (name is not None and match["name"] != name):
+            continue
+        kind = match["kind"] or ("tmp" if entry.name.endswith(".tmp") else None)
+        if kind is not None and not _running(int(match["pid"])):
+            found.append((kind, entry))
+    return found
+
+
+def remove_leftovers(folder: str | Path, name: str | None = None) -> int:
+    """Removes the temporary files and folders of dead processes in ``folder`` (of ``name``
+    only, when given); the number removed. A half-done folder replacement is for
+    `recover_folder` to finish first."""
+    removed = 0
+    for _, entry in _dead_leftovers(Path(folder), name):
+        try:
+            shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
+            removed += 1
+        except OSError:
+            pass  # another process cleaned it first
+    return removed
+
+
+def _running(pid: int) -> bool:
+    if pid == os.getpid():
+        return True  # this process: another thread may be writing
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's process
+    return True
 
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")

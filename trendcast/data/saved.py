@@ -82,6 +82,12 @@ def read_state(folder: str | Path, *, kind: str, allowed: dict[str, str]) -> Any
 
 def read_header(folder: str | Path, *, kind: str) -> dict:
     """The checked contents of ``state.json`` (format, version, kind, files, tree)."""
+    from trendcast.data.io import recover_folder
+
+    try:  # a replacement a killed process left half-done is finished first
+        recover_folder(folder)
+    except OSError:
+        pass  # a folder this process may not change is read as it is
     path = Path(folder) / _STATE_FILE
     if not path.is_file():
         raise SavedStateError(

@@ -18,8 +18,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 import secrets
+import time
 from collections.abc import Sequence
 from contextlib import contextmanager
 from dataclasses import asdict
@@ -31,6 +33,7 @@ import pandas as pd
 
 from trendcast._frames import to_pandas
 from trendcast.data.contract import Columns, ShopData
+from trendcast.data.io import remove_leftovers
 from trendcast.errors import WorkspaceBusyError
 
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,62}$")
@@ -52,6 +55,7 @@ _SCHEMA = (
     "kind VARCHAR, rows BIGINT, meta VARCHAR, digest VARCHAR, written TIMESTAMP)",
     f"CREATE TABLE IF NOT EXISTS {_SETTINGS} (key VARCHAR PRIMARY KEY, value VARCHAR)",
 )
+LOCK_WAIT = 30.0  # seconds to wait for another process's lock; TRENDCAST_LOCK_WAIT overrides
 _HOLDER = re.compile(r"Conflicting lock is held in (?P<program>.*?) \(PID (?P<pid>\d+)\)")
 
 
@@ -285,10 +289,7 @@ class Workspace:
                 f"no workspace at {self.path}: run `trendcast demo` or write data to it first."
             )
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            con = duckdb.connect(str(self.path), read_only=not write)
-        except duckdb.IOException as error:
-            raise _busy(self.path, error) from None
+        con = self._open(duckdb, write)
         try:
             if write:
                 for statement in (*_SCHEMA, *schema):
@@ -296,6 +297,27 @@ class Workspace:
             yield con
         finally:
             con.close()
+
+    def _open(self, duckdb, write: bool):
+        """A DuckDB connection; while another process holds the file, retried for up to
+        `LOCK_WAIT` seconds, then a `WorkspaceBusyError` naming that process."""
+        deadline = time.monotonic() + lock_wait()
+        while True:
+            try:
+                con = duckdb.connect(str(self.path), read_only=not write)
+                break
+            except duckdb.IOException as error:
+                busy = _busy(self.path, error)
+                if not isinstance(busy, WorkspaceBusyError) or time.monotonic() > deadline:
+                    raise busy from None
+                time.sleep(0.1)
+        if write:  # what killed writers left beside the workspace and its models
+            remove_leftovers(self.path.parent)
+            if self.models_dir.is_dir():
+                for folder in (self.models_dir, *self.models_dir.iterdir()):
+                    if folder.is_dir():
+                        remove_leftovers(folder)
+        return con
 
     @contextmanager
     def _transaction(self, schema: Sequence[str] = ()):
@@ -503,6 +525,15 @@ def _quote(identifier: str) -> str:
     return '"' + identifier.replace('"', '""') + '"'
 
 
+def lock_wait() -> float:
+    """Seconds to wait for a workspace another process holds: ``TRENDCAST_LOCK_WAIT``, else
+    `LOCK_WAIT`."""
+    try:
+        return max(0.0, float(os.environ.get("TRENDCAST_LOCK_WAIT", LOCK_WAIT)))
+    except ValueError:
+        return LOCK_WAIT
+
+
 def _busy(path: Path, error: Exception) -> Exception:
     """`WorkspaceBusyError` naming the process that holds ``path``, from DuckDB's lock error;
     any other I/O error as it was."""
@@ -517,7 +548,8 @@ def _busy(path: Path, error: Exception) -> Exception:
         holder = found["program"]
     return WorkspaceBusyError(
         f"the workspace {path} is in use by another process, PID {pid} ({holder}), which "
-        f"writes to it. Wait for it to finish and try again, or stop it (`kill {pid}`)."
+        f"writes to it (waited {lock_wait():g} s). Wait for it to finish and try again, or "
+        f"stop it (`kill {pid}`); TRENDCAST_LOCK_WAIT sets how long to wait."
     )
 
 

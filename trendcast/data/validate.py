@@ -195,7 +195,9 @@ def validate_sales(
 def _report_zones(problems: _Problems, report: list[str]) -> None:
     taken = "their local wall-clock time" if problems.tz == "local" else "their instant in UTC"
     for frame, rows in problems.zoned.items():
-        report.append(f"{frame}: {rows:,} timestamps had a time zone: taken at {taken}, the zone dropped")
+        report.append(
+            f"{frame}: {rows:,} timestamps had a time zone: taken at {taken}, the zone dropped"
+        )
 
 
 def validate_static(

@@ -17,6 +17,8 @@ import pandas as pd
 from trendcast._frames import to_pandas
 from trendcast.data.contract import DEFAULT_COLUMNS, ShopData
 from trendcast.data.dates import AmbiguousDates, parse_times
+from trendcast.data.numbers import AmbiguousNumbers, infer_decimal, parse_numbers
+from trendcast.data.validate import MAX_VALUE
 
 __all__ = ["EXCLUSION_REASONS", "NON_PRODUCTS", "TransactionReport", "from_transactions"]
 
@@ -28,8 +30,10 @@ EXCLUSION_REASONS = (
     "non_product",
     "bad_timestamp",
     "missing_quantity",
+    "unreadable_quantity",
     "zero_quantity",
     "missing_price",
+    "unreadable_price",
     "non_positive_price",
     "return_before_first_sale",
 )
@@ -84,6 +88,8 @@ class TransactionReport:
         partial_last_period: the data ends before the last period's last day, so its demand
             is incomplete.
         non_products: the product ids of the lines left out as ``non_product``, with lines.
+        unreadable: per column, a few of the values that were no number.
+        units_excluded: units on lines left out (those with a readable quantity).
         outliers: demand lines far above their product's usual line (``unique_id``, the
             line's time, ``quantity``, ``usual``, ``ratio``), largest ratio first; flagged,
             still counted as demand.
@@ -110,6 +116,8 @@ class TransactionReport:
     partial_first_period: bool = False
     partial_last_period: bool = False
     non_products: dict[str, int] = field(default_factory=dict)
+    unreadable: dict[str, list[str]] = field(default_factory=dict)
+    units_excluded: float = 0.0
     outliers: pd.DataFrame = field(
         default_factory=lambda: pd.DataFrame(columns=_OUTLIER_COLUMNS), compare=False
     )
@@ -119,6 +127,19 @@ class TransactionReport:
     @property
     def rows_excluded(self) -> int:
         return int(sum(self.excluded.values()))
+
+    @property
+    def warning(self) -> str | None:
+        """Said when more than 1% of the lines, or of the units, were left out."""
+        rows = self.rows_excluded / self.rows_in if self.rows_in else 0.0
+        total = self.units_excluded + self.units_ordered + self.units_reversed
+        units = self.units_excluded / total if total else 0.0
+        if max(rows, units) <= 0.01:
+            return None
+        return (
+            f"{rows:.1%} of the lines and {units:.1%} of the units were left out; check the "
+            "reasons above before trusting the demand."
+        )
 
     def summary(self) -> pd.DataFrame:
         """Line counts as a frame: one row per outcome, with ``rows`` and ``share`` of rows in."""
@@ -149,6 +170,11 @@ class TransactionReport:
         if self.non_products:
             top = ", ".join(f"{k} ({v:,})" for k, v in list(self.non_products.items())[:6])
             lines.append(f"  non-product lines: {top}")
+        for column, values in self.unreadable.items():
+            shown = ", ".join(repr(v) for v in values)
+            lines.append(f"  not numbers in '{column}': {shown}")
+        if self.warning:
+            lines.append(f"Warning: {self.warning}")
         lines += [
             f"  demand lines {self.demand_lines:,} ({self.units_ordered:,.0f} units); "
             f"{self.reversed_lines:,} lines of orders and their cancellations netted "
@@ -207,8 +233,43 @@ def _flag(s: pd.Series) -> np.ndarray:
     return s.to_numpy(dtype=bool, na_value=False)
 
 
-def _numeric(s: pd.Series) -> pd.Series:
-    return pd.to_numeric(s, errors="coerce") if not pd.api.types.is_numeric_dtype(s) else s
+def _decimal(lines: pd.DataFrame, *names: str | None) -> str:
+    """The decimal separator the text quantities and prices show together."""
+    text = [lines[n] for n in names if n is not None and not _is_number(lines[n])]
+    try:
+        return infer_decimal(text, name=" and ".join(str(n) for n in names if n is not None))
+    except AmbiguousNumbers as error:
+        raise ValueError(
+            f"{error}. Pass the decimal separator: --decimal . or --decimal , (decimal= in Python)."
+        ) from None
+
+
+def _is_number(raw: pd.Series) -> bool:
+    return pd.api.types.is_numeric_dtype(raw) and not pd.api.types.is_bool_dtype(raw)
+
+
+def _numbers(raw: pd.Series, decimal: str, name: str) -> pd.Series:
+    """Quantities or prices as numbers (see `parse_numbers`); numeric columns as they are."""
+    if _is_number(raw):
+        return raw
+    try:
+        return parse_numbers(raw, decimal=decimal, name=name)
+    except AmbiguousNumbers as error:
+        raise ValueError(
+            f"{error}. Pass the decimal separator: --decimal . or --decimal , (decimal= in Python)."
+        ) from None
+
+
+def _unreadable(
+    raw: pd.Series, numbers: pd.Series, done: np.ndarray, examples: dict[str, list[str]]
+) -> np.ndarray:
+    """Lines whose value is given but is no usable number (``2 pcs``, ``inf``, ``1e308``),
+    among those not excluded yet; a few of them go to ``examples``."""
+    values = numbers.to_numpy(dtype="float64", na_value=np.nan)
+    mask = raw.notna().to_numpy() & ~(np.abs(values) <= MAX_VALUE) & ~done
+    if mask.any():
+        examples[str(raw.name)] = list(dict.fromkeys(raw[mask].astype(str)))[:3]
+    return mask
 
 
 def from_transactions(
@@ -225,6 +286,7 @@ def from_transactions(
     freq: str = "W-MON",
     cancel_prefix: str | None = "C",
     time_format: str | None = None,
+    decimal: str | None = None,
     cancel_window: str | pd.Timedelta | None = "30D",
     non_products: str | None = NON_PRODUCTS,
     category_col: str | None = None,
@@ -289,6 +351,12 @@ def from_transactions(
             one common layout (``12/1/10 8:26``, ``31.01.2024``, ...) that reads every value;
             a column that reads both day-first and month-first is refused until it is given.
             Numbers are ``YYYYMMDD`` dates or epoch seconds.
+        decimal: the decimal separator of quantities and prices written as text (``"."``
+            or ``","``). By default the one the values show (``2,55``, ``1.234,50``);
+            currency signs and thousands grouping are read too (``£1,234.50``). A column
+            whose values read either way (every one like ``1,000``) is refused until it is
+            given; a value that is no number (``2 pcs``) excludes its line as
+            ``unreadable_quantity`` or ``unreadable_price``, shown in the report.
 
     Returns:
         ``(ShopData, TransactionReport)``. ``sales``: ``unique_id, ds, y``; ``static``:
@@ -356,14 +424,21 @@ def from_transactions(
     ts = _times(lines[time_col], time_format, time_col)
     exclude("bad_timestamp", ts.isna().to_numpy())
 
-    qty = _numeric(lines[quantity_col])
-    exclude("missing_quantity", qty.isna().to_numpy())
+    unreadable: dict[str, list[str]] = {}
+    decimal = decimal or _decimal(lines, quantity_col, price_col)
+    qty = _numbers(lines[quantity_col], decimal, quantity_col)
+    exclude("missing_quantity", lines[quantity_col].isna().to_numpy())
+    exclude("unreadable_quantity", _unreadable(lines[quantity_col], qty, bad, unreadable))
     exclude("zero_quantity", _flag(qty == 0))
     price = None
     if price_col is not None:
-        price = _numeric(lines[price_col])
-        exclude("missing_price", price.isna().to_numpy())
+        price = _numbers(lines[price_col], decimal, price_col)
+        exclude("missing_price", lines[price_col].isna().to_numpy())
+        exclude("unreadable_price", _unreadable(lines[price_col], price, bad, unreadable))
         exclude("non_positive_price", _flag(price <= 0))
+    given_units = qty.to_numpy(dtype="float64", na_value=np.nan)
+    given_units = np.where(np.abs(given_units) <= MAX_VALUE, given_units, np.nan)
+    units_excluded = float(np.nansum(np.clip(given_units[bad], 0, None)))
 
     ok = ~bad
     # Integer quantities stay integer (nullable ones too, once their gaps are excluded).
@@ -416,6 +491,8 @@ def from_transactions(
         units_reversed=units_reversed,
         freq=freq,
         non_products=named.to_dict(),
+        unreadable=unreadable,
+        units_excluded=units_excluded,
     )
     if not is_demand.any():
         # Every used line is a return: none can be attached to a series.
@@ -556,6 +633,8 @@ def from_transactions(
         partial_first_period=bool(start.normalize() > pd.Timestamp(grid[0])),
         partial_last_period=bool(end.normalize() < last_day),
         non_products=named.to_dict(),
+        unreadable=unreadable,
+        units_excluded=units_excluded,
         outliers=_outliers(
             uniques, codes[is_demand], qty[is_demand], t_used[is_demand], outlier_factor
         ),
