@@ -399,6 +399,14 @@ def mixed_aware(r, T):  # Timestamps in an object column, the first aware, the o
     return frame_of(T, ds=ds, dtypes={DS: object})
 
 
+def time_of_day(r, T):  # the first timestamp at 10:30, the others at random
+    ds = [
+        d + pd.Timedelta("10h30min") * int(i == 0 or r.random() < 0.3)
+        for i, (_, d, _) in enumerate(T.rows)
+    ]
+    return frame_of(T, ds=ds)
+
+
 def tz_dtype(r, T):
     zone = pick(r, ["UTC", "Europe/Berlin", "Asia/Kolkata", "America/New_York"])
     return frame_of(T, ds=pd.Series([d for _, d, _ in T.rows]).dt.tz_localize(zone))
@@ -518,8 +526,7 @@ FRAME_KINDS = {
     "ds_month_strings": K(monthly, text_dates("%Y-%m", "%b %Y", "%Y%m")),
     "ds_numbers_yyyymmdd_or_epoch": K(render=numbers, either=True),
     "ds_missing": K(render=one_date([pd.NaT, None, "", "n/a"]), why="a date is missing"),
-    "ds_time_of_day": K(render=dates_as(lambda r, d: d + pd.Timedelta("10h30min") * int(r.random() < 0.3)),
-                        why="timestamps have a time of day"),
+    "ds_time_of_day": K(render=time_of_day, why="timestamps have a time of day"),
     "ds_yearly_or_quarterly": K(lambda r: base_truth(r, freq=pick(r, ["YS", "QS"])), allow=r"year|annual|quarter",
                                 why="the dates are a year or a quarter apart (no supported frequency)"),
     "y_float": K(floats),

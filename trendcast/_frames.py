@@ -16,10 +16,14 @@ def to_pandas(df: Any, *, name: str = "df") -> pd.DataFrame:
     if isinstance(df, pd.DataFrame):
         return df
     if is_polars(df):
-        return df.to_pandas()
-    raise TypeError(
-        f"`{name}` must be a pandas or polars DataFrame, got {type(df).__name__}. "
-        "Load your data with pandas.read_csv/read_parquet (or polars) first."
+        return (df.collect() if hasattr(df, "collect") else df).to_pandas()  # a LazyFrame too
+    from trendcast.errors import NotAFrameError
+
+    raise NotAFrameError(
+        f"must be a pandas or polars DataFrame, got {type(df).__name__}.",
+        frame=name,
+        fix="load your data with pandas.read_csv/read_parquet (or polars) first, or pass a file "
+        "path where a path is taken.",
     )
 
 

@@ -191,6 +191,10 @@ class DataValidationError(ValueError):
         return (_rebuilt, (type(self), self.problems))
 
 
+class NotAFrameError(DataValidationError, TypeError):
+    """Something other than a pandas or polars frame where a frame is taken."""
+
+
 def _rebuilt(cls: type[DataValidationError], problems: tuple[Problem, ...]):
     return cls(problems=problems)
 

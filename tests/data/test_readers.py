@@ -31,7 +31,7 @@ def test_the_separator_is_detected_and_noted(tmp_path, sep):
 def test_decimal_commas_do_not_fool_the_separator(tmp_path):
     frame = read_frame(written(tmp_path, "id;price\na;2,55\nb;1,10\n"))
     assert frame.columns.tolist() == ["id", "price"]
-    assert frame["price"].tolist() == ["2,55", "1,10"]  # text: not a number as written
+    assert frame["price"].tolist() == [2.55, 1.1]
 
 
 @pytest.mark.parametrize(
@@ -127,3 +127,13 @@ def test_the_cli_reads_with_the_separator_and_encoding_given(tmp_path, capsys):
     assert main(["validate", str(path), "--sep", ";"]) == 2
     error = capsys.readouterr().err
     assert "Fix:" in error and "'unique_id|ds|y'" in error  # the one column read
+
+
+def test_a_semicolon_file_reads_decimal_commas_and_keeps_doubtful_dots_as_text(tmp_path):
+    text = "id;price;units;share\na;2,55;1.447;0.125\nb;1.234,5;2;0.5\n"
+    frame = read_frame(written(tmp_path, text))
+    assert frame["price"].tolist() == [2.55, 1234.5]
+    assert frame["units"].tolist() == ["1.447", "2"]  # 1.447 or 1447: not guessed
+    assert frame["share"].tolist() == [0.125, 0.5]
+    notes = " ".join(frame.attrs["notes"])
+    assert "decimal commas read" in notes and "'1.447'" in notes

@@ -430,3 +430,29 @@ def test_a_per_date_plan_forecasts_as_the_same_plan_per_series():
         fc.predict(7, dynamic=promo_days), fc.predict(7, dynamic=per_date)
     )
     assert not fc.predict(7, dynamic=per_date).equals(fc.predict(7))
+
+
+@pytest.mark.parametrize(
+    "df, message",
+    [
+        (frame().assign(z=1).set_axis(["unique_id", "ds", "y", "y"], axis=1), "more than once"),
+        (frame(y=[1 + 1j, 2, 3, 4, 5, 6]), "complex"),
+        (
+            frame(ds=pd.Series(pd.date_range("2500-01-01", periods=3, unit="s")).tolist() * 2),
+            "not readable as dates",
+        ),  # fmt: skip
+        (frame(ds=pd.Series([20240101, 20240102, 20240103] * 2, dtype=object)), "holds numbers"),
+        (frame(y=[2**53 + 1, 1, 1, 1, 1, 1]), "exceed 1e+15"),
+        (frame(unique_id=[1, "1", 1, 2, 2, 2]), "ids mix integer, text"),
+        (frame(ds=["2020-01-01", "2021-01-01", "2022-01-01"] * 2), "12 months"),
+        (frame(ds=["2024-01-07", "2024-01-21", "2024-02-04"] * 2), "2 weeks"),
+    ],
+)
+def test_values_no_model_can_keep_exactly_are_refused(df, message):
+    assert message in str(error_of(df))
+
+
+def test_anything_but_a_frame_is_a_data_error_and_a_lazy_frame_is_collected():
+    with pytest.raises(DataValidationError, match="pandas or polars"):
+        validate({"unique_id": ["a"], "ds": ["2024-01-01"], "y": [1]})
+    assert len(validate(pl.from_pandas(frame()).lazy()).sales) == 6

@@ -74,11 +74,14 @@ def parse_times(
     if isinstance(raw.dtype, pd.DatetimeTZDtype):
         return ParsedTimes(_unzoned(raw, tz), zoned=int(raw.notna().sum()))
     if pd.api.types.is_datetime64_any_dtype(raw):
-        return ParsedTimes(raw.astype("datetime64[ns]"))
+        within = (raw >= pd.Timestamp.min) & (raw <= pd.Timestamp.max)
+        return ParsedTimes(raw.where(within).astype("datetime64[ns]"))  # beyond: NaT
     if pd.api.types.is_bool_dtype(raw):
         return ParsedTimes(pd.Series(pd.NaT, index=raw.index, dtype="datetime64[ns]"))
     if pd.api.types.is_numeric_dtype(raw):
         return ParsedTimes(number_times(raw, name))
+    if holds_numbers(raw):  # numbers held as Python objects
+        return ParsedTimes(number_times(pd.to_numeric(raw), name))
     # Each distinct value is read once: dates repeat across series.
     uniques = pd.Series(raw.dropna().unique())
     parsed, zoned = _parse_distinct(uniques, time_format, tz, name)
@@ -173,6 +176,20 @@ def number_times(raw: pd.Series, name: str = "time") -> pd.Series:
         f"column '{name}' holds numbers that are neither YYYYMMDD dates nor epoch seconds "
         f"(e.g. {example}): give the times as text such as 2024-01-31 09:30."
     )
+
+
+def holds_numbers(raw: pd.Series) -> bool:
+    """Whether every value of ``raw`` is a number (of a numeric dtype, or Python objects)."""
+    if pd.api.types.is_bool_dtype(raw):
+        return False
+    if pd.api.types.is_numeric_dtype(raw):
+        return True
+    given = raw.dropna()
+    return bool(len(given)) and bool(given.map(_is_number).all())
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float, np.number)) and not isinstance(value, (bool, np.bool_))
 
 
 def _unzoned(times: pd.Series, tz: str) -> pd.Series:

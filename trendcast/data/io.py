@@ -298,6 +298,10 @@ _SNIFF_BYTES = 1 << 16
 _MISSING = frozenset({"", "NA", "N/A", "n/a", "NaN", "nan", "NULL", "null", "None", "none",
                       "#N/A", "<NA>"})  # fmt: skip
 _LEADING_ZERO = r"^\s*[+-]?0\d"
+# Numbers as a decimal-comma locale writes them (1.234,5 or 2,55), and dotted ones grouping
+# thousands could explain (1.447).
+_COMMA_NUMBER = r"[+-]?(?:\d{1,3}(?:\.\d{3})+|\d+)(?:,\d+)?"
+_DOT_GROUPED = r"[+-]?[1-9]\d{0,2}(?:\.\d{3})+"
 _BOOLEANS = {"true": True, "false": False, "TRUE": True, "FALSE": False, "True": True,
              "False": False}  # fmt: skip
 
@@ -343,7 +347,7 @@ def _read_csv(
                 "the encoding it was saved in (encoding=..., --encoding)"
             )
         break
-    frame = _typed(frame, text_columns)
+    frame = _typed(frame, text_columns, notes, decimal_comma=sep == ";")
     frame.attrs["notes"] = notes
     return frame
 
@@ -432,8 +436,18 @@ def _parse_csv(source: BinaryIO, name: str, sep: str, encoding: str) -> pd.DataF
         ) from None
 
 
-def _typed(frame: pd.DataFrame, text_columns: Collection[str] | bool) -> pd.DataFrame:
-    """Columns of text as numbers or booleans where every value is one (see `read_frame`)."""
+def _typed(
+    frame: pd.DataFrame,
+    text_columns: Collection[str] | bool,
+    notes: list[str] | None = None,
+    *,
+    decimal_comma: bool = False,
+) -> pd.DataFrame:
+    """Columns of text as numbers or booleans where every value is one (see `read_frame`).
+
+    With ``decimal_comma`` (a ``;``-separated file, the habit of locales that write 2,55), a
+    column of such numbers is read so, and one whose every dotted value could group thousands
+    (``1.447``) stays text: 1.447 or 1447 cannot be told. ``notes`` says which."""
     for column in frame.columns:
         if text_columns is True or column in text_columns:
             continue
@@ -446,11 +460,31 @@ def _typed(frame: pd.DataFrame, text_columns: Collection[str] | bool) -> pd.Data
         if given.isin(_BOOLEANS.keys()).all() and not missing.any():
             frame[column] = values.map(_BOOLEANS).astype(bool)
             continue
+        if given.str.contains(_LEADING_ZERO, regex=True).any():
+            continue
+        if decimal_comma and given.str.fullmatch(_COMMA_NUMBER).all():
+            if given.str.contains(",", regex=False).any():
+                numbers = pd.to_numeric(
+                    given.str.replace(".", "", regex=False).str.replace(",", ".", regex=False)
+                )
+                frame[column] = numbers.reindex(values.index) if missing.any() else numbers
+                _note(notes, f"column '{column}': decimal commas read (2,55 is 2.55)")
+                continue
+            if given.str.fullmatch(_DOT_GROUPED).any():
+                _note(notes, f"column '{column}': values such as {given[given.str.fullmatch(_DOT_GROUPED)].iloc[0]!r} "
+                             "read as a decimal or as thousands (1.447 or 1447): kept as text; "
+                             "write them without grouping")  # fmt: skip
+                continue
         numbers = pd.to_numeric(given, errors="coerce")
-        if numbers.isna().any() or given.str.contains(_LEADING_ZERO, regex=True).any():
+        if numbers.isna().any():
             continue
         frame[column] = numbers.reindex(values.index) if missing.any() else numbers
     return frame
+
+
+def _note(notes: list[str] | None, note: str) -> None:
+    if notes is not None:
+        notes.append(note)
 
 
 def _first_line(error: BaseException) -> str:

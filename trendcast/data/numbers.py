@@ -51,21 +51,29 @@ def parse_numbers(raw: pd.Series, *, decimal: str | None = None, name: str = "va
         return pd.to_numeric(raw, errors="coerce").astype("float64")
     if decimal is not None and decimal not in DECIMALS:
         raise ValueError(f"decimal must be '.' or ',', got {decimal!r}.")
-    text, shaped = _bare(raw)
+    held = raw.map(_is_number).to_numpy(bool)  # numbers among text (a spreadsheet column)
+    text, shaped = _bare(raw.where(~held))
     decimal = decimal or _decimal(text[shaped], name)
     grouping = "," if decimal == "." else "."
     clean = text.where(shaped).str.replace(grouping, "", regex=False)
     clean = clean.str.replace(decimal, ".", regex=False)
     # A value with two decimal separators is not a number.
     numbers = pd.to_numeric(clean.where(clean.str.count(r"\.") <= 1), errors="coerce")
-    return pd.Series(numbers.to_numpy(dtype="float64", na_value=np.nan), index=raw.index)
+    out = numbers.to_numpy(dtype="float64", na_value=np.nan)
+    out[held] = raw[held].astype("float64")
+    return pd.Series(out, index=raw.index)
 
 
 def infer_decimal(columns: list[pd.Series], name: str = "value") -> str:
     """The decimal separator that the text values of ``columns`` show together (one locale:
     a price of ``1.234,50`` tells that a quantity of ``1.000`` is a thousand)."""
-    texts = [text[shaped] for text, shaped in map(_bare, columns)]
+    texts = [text[shaped] for text, shaped in (_bare(c.where(~c.map(_is_number).astype(bool)))
+                                                for c in columns)]  # fmt: skip
     return _decimal(pd.concat(texts, ignore_index=True) if texts else pd.Series(), name)
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float, np.number)) and not isinstance(value, (bool, np.bool_))
 
 
 def _bare(raw: pd.Series) -> tuple[pd.Series, np.ndarray]:

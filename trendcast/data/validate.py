@@ -24,7 +24,7 @@ import pandas as pd
 from trendcast._frames import to_pandas
 from trendcast.data.arrays import period_index, series_starts, shift_periods
 from trendcast.data.contract import Columns, ShopData
-from trendcast.data.dates import AmbiguousDates, parse_times
+from trendcast.data.dates import AmbiguousDates, holds_numbers, parse_times
 from trendcast.errors import DataValidationError, Fix, Problem, Setting, Term
 
 __all__ = [
@@ -534,6 +534,15 @@ def _reviews(
 
 def _as_frame(df: Any, frame: str, problems: _Problems) -> pd.DataFrame | None:
     df = to_pandas(df, name=frame)
+    repeated = sorted({str(c) for c in df.columns[df.columns.duplicated()]})
+    if repeated:
+        problems.add(
+            f"columns {repeated} appear more than once.",
+            frame=frame,
+            column=repeated[0],
+            fix="give every column its own name, or drop the repeats.",
+        )
+        return None
     if len(df) == 0:
         problems.add(
             "the frame has no rows.",
@@ -640,7 +649,7 @@ def _parse_dates(
 ) -> pd.Series | None:
     """The column as timestamps, or None where its problems leave none to check further."""
     values = df[time_col]
-    if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
+    if holds_numbers(values):
         problems.add(
             f"holds numbers ({values.dtype}), not dates.",
             frame=frame,
@@ -703,6 +712,18 @@ def _parse_target(df: pd.DataFrame, columns: Columns, problems: _Problems) -> pd
     """The target as floats, NaN where it is not a number; each kind of bad value a problem."""
     target_col = columns.target_col
     values = df[target_col]
+    complex_values = values.map(lambda v: isinstance(v, (complex, np.complexfloating)))
+    if pd.api.types.is_complex_dtype(values) or complex_values.any():
+        problems.add(
+            "holds complex numbers; demand is a real quantity.",
+            column=target_col,
+            rows=df.loc[
+                complex_values.to_numpy(bool) | pd.api.types.is_complex_dtype(values),
+                _present(df, [*columns.key, target_col]),
+            ],  # fmt: skip
+            fix="give the quantities as plain numbers.",
+        )
+        return pd.Series(np.nan, index=df.index)
     if pd.api.types.is_bool_dtype(values):
         numeric = values.astype("float64")
     else:

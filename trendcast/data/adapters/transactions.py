@@ -19,6 +19,7 @@ from trendcast.data.contract import DEFAULT_COLUMNS, ShopData
 from trendcast.data.dates import AmbiguousDates, parse_times
 from trendcast.data.numbers import AmbiguousNumbers, infer_decimal, parse_numbers
 from trendcast.data.validate import MAX_VALUE
+from trendcast.errors import DataValidationError, Fix, Setting
 
 __all__ = ["EXCLUSION_REASONS", "NON_PRODUCTS", "TransactionReport", "from_transactions"]
 
@@ -51,6 +52,7 @@ NON_PRODUCTS = (
 _OUTLIER_COLUMNS = ["unique_id", "time", "quantity", "usual", "ratio"]
 _MIN_LINES = 5  # a product's usual line is its median over at least this many lines
 
+_LINES = "order lines"
 _UID, _DS, _Y = DEFAULT_COLUMNS.id_col, DEFAULT_COLUMNS.time_col, DEFAULT_COLUMNS.target_col
 
 
@@ -219,13 +221,18 @@ def _period_start(ts: pd.Series, freq: str) -> tuple[pd.Series, str]:
 def _times(raw: pd.Series, time_format: str | None, name: str) -> pd.Series:
     """Timestamps at their local wall-clock time (see `parse_times`), NaT where unreadable."""
     try:
-        return parse_times(raw, time_format=time_format, name=name).times
+        times = parse_times(raw, time_format=time_format, name=name).times
     except AmbiguousDates as error:
         first, other = error.layouts
-        raise ValueError(
-            f"{error} Pass the layout with --time-format '{first}' or '{other}' (time_format in "
-            "Python)."
-        ) from None
+        raise DataValidationError(
+            f"{error} Day and month cannot be told apart.",
+            frame=_LINES,
+            column=name,
+            fix=Fix.of("pass the layout: ", Setting("time_format", first), " or ",
+                       Setting("time_format", other), "."),
+        ) from None  # fmt: skip
+    # Out of 1900-2200 a timestamp is a typo or a placeholder, not a sale: never a series start.
+    return times.where((times >= "1900-01-01") & (times < "2201-01-01"))
 
 
 def _flag(s: pd.Series) -> np.ndarray:
@@ -239,9 +246,17 @@ def _decimal(lines: pd.DataFrame, *names: str | None) -> str:
     try:
         return infer_decimal(text, name=" and ".join(str(n) for n in names if n is not None))
     except AmbiguousNumbers as error:
-        raise ValueError(
-            f"{error}. Pass the decimal separator: --decimal . or --decimal , (decimal= in Python)."
-        ) from None
+        raise _ambiguous(error, names[0]) from None
+
+
+def _ambiguous(error: AmbiguousNumbers, column: str | None) -> DataValidationError:
+    return DataValidationError(
+        f"{error}.",
+        frame=_LINES,
+        column=column,
+        fix=Fix.of("pass the decimal separator: ", Setting("decimal", "."), " or ",
+                   Setting("decimal", ","), "."),
+    )  # fmt: skip
 
 
 def _is_number(raw: pd.Series) -> bool:
@@ -255,9 +270,7 @@ def _numbers(raw: pd.Series, decimal: str, name: str) -> pd.Series:
     try:
         return parse_numbers(raw, decimal=decimal, name=name)
     except AmbiguousNumbers as error:
-        raise ValueError(
-            f"{error}. Pass the decimal separator: --decimal . or --decimal , (decimal= in Python)."
-        ) from None
+        raise _ambiguous(error, name) from None
 
 
 def _unreadable(
@@ -398,6 +411,10 @@ def from_transactions(
                 )
             )
     n_in = lines.shape[0]
+    if n_in == 0:
+        raise DataValidationError(
+            "holds no order lines.", frame=_LINES, fix="check the export that wrote it."
+        )
     excluded = dict.fromkeys(EXCLUSION_REASONS, 0)
     bad = np.zeros(n_in, dtype=bool)
 
@@ -457,10 +474,14 @@ def from_transactions(
     prod_ok = product[ok]
     kind = pd.api.types.infer_dtype(prod_ok, skipna=True)
     if kind.startswith("mixed"):
-        raise ValueError(
-            f"Column {product_col!r} mixes id types (e.g. numbers and text); cast it first, "
-            f"e.g. lines[{product_col!r}] = lines[{product_col!r}].astype(str)."
-        )
+        raise DataValidationError(
+            "mixes id types (e.g. numbers and text), so 85123 and '85123' would be two products.",
+            frame=_LINES,
+            column=product_col,
+            fix=Fix.of("read the file with every column as text (trendcast import does), or cast "
+                       "the column first.", example=f"lines[{product_col!r}] = "
+                       f"lines[{product_col!r}].astype(str)"),
+        )  # fmt: skip
     if store is not None:
         uid_values = (prod_ok.astype(str) + "_" + store[ok].astype(str)).to_numpy()
         _check_unique_ids(prod_ok, store[ok], uid_values)
@@ -662,11 +683,13 @@ def _check_unique_ids(product: pd.Series, store: pd.Series, ids: np.ndarray) -> 
     clash = pairs[pairs.duplicated("id", keep=False)]
     if len(clash):
         shown = clash.head(4).itertuples(index=False)
-        raise ValueError(
+        raise DataValidationError(
             "product and store ids join into the same series id: "
             + "; ".join(f"product {p!r} at store {s!r} -> {i!r}" for p, s, i in shown)
-            + ". Fix: rename the products or stores so that no id holds '_' where the other "
-            "could end or start, or leave store_col out."
+            + ".",
+            frame=_LINES,
+            fix="rename the products or stores so that no id holds '_' where the other could "
+            "end or start, or leave the store column out.",
         )
 
 
