@@ -298,6 +298,8 @@ _SNIFF_BYTES = 1 << 16
 _MISSING = frozenset({"", "NA", "N/A", "n/a", "NaN", "nan", "NULL", "null", "None", "none",
                       "#N/A", "<NA>"})  # fmt: skip
 _LEADING_ZERO = r"^\s*[+-]?0\d"
+# attrs key: columns whose numbers read two ways, with an example (see `_typed`).
+AMBIGUOUS = "ambiguous_numbers"
 # Numbers as a decimal-comma locale writes them (1.234,5 or 2,55), and dotted ones grouping
 # thousands could explain (1.447).
 _COMMA_NUMBER = r"[+-]?(?:\d{1,3}(?:\.\d{3})+|\d+)(?:,\d+)?"
@@ -348,7 +350,7 @@ def _read_csv(
             )
         break
     frame = _typed(frame, text_columns, notes, decimal_comma=sep == ";")
-    frame.attrs["notes"] = notes
+    frame.attrs["notes"] = notes  # beside any AMBIGUOUS columns
     return frame
 
 
@@ -470,10 +472,12 @@ def _typed(
                 frame[column] = numbers.reindex(values.index) if missing.any() else numbers
                 _note(notes, f"column '{column}': decimal commas read (2,55 is 2.55)")
                 continue
-            if given.str.fullmatch(_DOT_GROUPED).any():
-                _note(notes, f"column '{column}': values such as {given[given.str.fullmatch(_DOT_GROUPED)].iloc[0]!r} "
-                             "read as a decimal or as thousands (1.447 or 1447): kept as text; "
-                             "write them without grouping")  # fmt: skip
+            grouped = given[given.str.fullmatch(_DOT_GROUPED)]
+            if len(grouped):
+                # Kept as text, and named: the validator refuses such a target.
+                frame.attrs.setdefault(AMBIGUOUS, {})[column] = grouped.iloc[0]
+                _note(notes, f"column '{column}': values such as {grouped.iloc[0]!r} read as a "
+                             "decimal or as thousands (1.447 or 1447): kept as text")  # fmt: skip
                 continue
         numbers = pd.to_numeric(given, errors="coerce")
         if numbers.isna().any():

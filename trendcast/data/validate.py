@@ -25,6 +25,7 @@ from trendcast._frames import to_pandas
 from trendcast.data.arrays import period_index, series_starts, shift_periods
 from trendcast.data.contract import Columns, ShopData
 from trendcast.data.dates import AmbiguousDates, holds_numbers, parse_times
+from trendcast.data.io import AMBIGUOUS
 from trendcast.errors import DataValidationError, Fix, Problem, Setting, Term
 
 __all__ = [
@@ -712,6 +713,17 @@ def _parse_target(df: pd.DataFrame, columns: Columns, problems: _Problems) -> pd
     """The target as floats, NaN where it is not a number; each kind of bad value a problem."""
     target_col = columns.target_col
     values = df[target_col]
+    doubtful = df.attrs.get(AMBIGUOUS, {}).get(target_col)
+    if doubtful is not None:  # the reader could not tell 1.447 from 1447
+        problems.add(
+            f"values such as {doubtful!r} read as a decimal or as thousands grouped by '.' "
+            "(the file separates fields by ';', as locales that write 1.447 for 1447 do).",
+            column=target_col,
+            rows=df.loc[values.astype(str) == doubtful, _present(df, [*columns.key, target_col])],
+            fix="write the quantities without thousands grouping: 1447 for a thousand and more, "
+            "1,447 for one and a fraction.",
+        )
+        return pd.Series(np.nan, index=df.index)
     complex_values = values.map(lambda v: isinstance(v, (complex, np.complexfloating)))
     if pd.api.types.is_complex_dtype(values) or complex_values.any():
         problems.add(

@@ -401,15 +401,15 @@ def from_transactions(
     }
     for role, col in roles.items():
         if col is not None and col not in lines.columns:
-            raise ValueError(
-                f"`lines` has no column {col!r} (passed as {role}); its columns are "
-                f"{list(lines.columns)}. Pass {role}= the name of the matching column"
-                + (
-                    " or leave it as None."
-                    if role not in ("time_col", "product_col", "quantity_col")
-                    else "."
-                )
-            )
+            optional = role not in ("time_col", "product_col", "quantity_col")
+            raise DataValidationError(
+                f"has no column {col!r} (passed as {role}); its columns are "
+                f"{list(lines.columns)}.",
+                frame=_LINES,
+                column=col,
+                fix=Fix.of("pass ", Setting(role, "<column>"), " with the name of the matching "
+                           "column" + (", or leave it out." if optional else ".")),
+            )  # fmt: skip
     n_in = lines.shape[0]
     if n_in == 0:
         raise DataValidationError(
