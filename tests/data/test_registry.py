@@ -162,3 +162,22 @@ def test_a_second_writer_waits_for_the_lock_and_loses_nothing(workspace, monkeyp
         holder.kill()
         holder.wait()
     assert workspace.read("sales")["y"].tolist() == [1.0, 2.0]
+
+
+def test_a_command_on_a_busy_workspace_stops_before_it_computes(workspace, tmp_path, monkeypatch,
+                                                                 capsys):  # fmt: skip
+    from trendcast.cli import EXIT_BUSY, main
+
+    monkeypatch.setenv("TRENDCAST_LOCK_WAIT", "0.3")
+    workspace.write("sales", pd.DataFrame({"y": [1.0]}))
+    sales = tmp_path / "sales.csv"
+    sales.write_text("unique_id,ds,y\na,2024-01-01,1\n")  # one row: validation would refuse it
+    holder = holding(workspace, 60)
+    try:
+        code = main(["validate", str(sales), "--workspace", str(workspace.path)])
+    finally:
+        holder.kill()
+        holder.wait()
+    error = capsys.readouterr().err
+    assert code == EXIT_BUSY and f"PID {holder.pid}" in error
+    assert "single row" not in error  # stopped before reading the data

@@ -16,6 +16,23 @@ from trendcast.cli import data, decisions, forecasting, models, serve, text, upd
 
 EXIT_BAD_INPUT = 2
 EXIT_BUSY = 3  # another process writes to the workspace: try again later
+# Commands that compute before they store: a busy workspace stops them before the work.
+_COMPUTES = frozenset(
+    {
+        "backtest",
+        "coldstart",
+        "finetune",
+        "forecast",
+        "import",
+        "plan",
+        "price",
+        "reviews",
+        "train",
+        "trends",
+        "update",
+        "validate",
+    }
+)
 
 _EXAMPLES = """\
 examples:
@@ -69,6 +86,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     from trendcast.errors import WorkspaceBusyError, cli_message
 
     try:
+        if args.command in _COMPUTES and getattr(args, "workspace", None):
+            from trendcast.data.store import Workspace
+
+            Workspace(args.workspace).wait_until_free()
         return args.run(args)
     except WorkspaceBusyError as error:
         if args.debug:

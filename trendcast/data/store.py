@@ -298,6 +298,15 @@ class Workspace:
         finally:
             con.close()
 
+    def wait_until_free(self) -> None:
+        """Returns once no other process holds the workspace (waiting as a write would),
+        else raises `WorkspaceBusyError`: a long command checks before it computes, not only
+        when it stores."""
+        import duckdb
+
+        if self.path.exists():
+            self._open(duckdb, write=True).close()
+
     def _open(self, duckdb, write: bool):
         """A DuckDB connection; while another process holds the file, retried for up to
         `LOCK_WAIT` seconds, then a `WorkspaceBusyError` naming that process."""
